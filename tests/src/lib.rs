@@ -1,1 +1,32 @@
-fn main(){}
+//! Test support for the integration and end-to-end tests: everything a test needs to run
+//! against the local real stack (Kafka, HDFS with 2 DataNodes, Hive Metastore, Spark Thrift
+//! Server) started by `tests/stack/stack`.
+//!
+//! - [`stack()`] makes sure the stack is up, starting it once per test run if it is not, and
+//!   gives the endpoints. A missing prerequisite (java, mvn, python3) fails the test with a
+//!   message saying what to install; nothing is ever skipped.
+//! - [`unique_name`] gives each test its own topic, table and HDFS path names.
+//! - [`Stack::hive_sql`] runs Hive SQL through the Thrift server (Hive's own ORC reader) and
+//!   returns typed rows.
+//! - [`Stack::stop_datanode`], [`Stack::stop_broker`], [`Stack::stop_metastore`] and their
+//!   `start_` twins inject faults; tests that do must hold [`Stack::exclusive`], every other
+//!   test holds [`Stack::shared`], so a fault never hits an unrelated test.
+//!
+//! Must never: mock a service, or pass when a service is missing.
+
+mod hive_sql;
+mod kafka;
+mod stack;
+
+pub use hive_sql::{Column, ResultSet};
+pub use kafka::{create_topic, kafka_config};
+pub use stack::{stack, Stack, StackGuard};
+
+/// A name no other test (or earlier run) uses: `PREFIX_` followed by 12 lowercase hex digits.
+///
+/// Valid as a Kafka topic, a Hive table or database name and an HDFS path segment, as long as
+/// `prefix` is made of lowercase ASCII letters, digits and `_`.
+pub fn unique_name(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}_{}", &id[..12])
+}

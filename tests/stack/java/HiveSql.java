@@ -10,7 +10,8 @@ import java.sql.Types;
  * lines: first {@code {"columns":[{"name":…,"type":…},…]}}, then one JSON array per row. Integers
  * are JSON numbers, booleans JSON booleans, SQL NULL is {@code null}; every other type (strings,
  * timestamps, decimals, doubles) is printed as the string the server sends, so nothing is lost to
- * a client-side conversion or time zone.
+ * a client-side conversion or time zone; timestamps are only padded to millisecond digits
+ * ({@code yyyy-MM-dd HH:mm:ss.SSS}).
  *
  * <p>Usage: {@code HiveSql JDBC_URL STATEMENT...}. Exits 1 with the server's message on error.
  */
@@ -68,6 +69,11 @@ public final class HiveSql {
             out.append(rs.wasNull() ? "null" : Boolean.toString(v));
             break;
           }
+          case Types.TIMESTAMP: {
+            String v = rs.getString(i);
+            if (v == null) out.append("null"); else quote(millis(v), out);
+            break;
+          }
           default: {
             String v = rs.getString(i);
             if (v == null) out.append("null"); else quote(v, out);
@@ -76,6 +82,19 @@ public final class HiveSql {
       }
       out.append("]\n");
     }
+  }
+
+  /**
+   * A timestamp as text with at least millisecond digits ({@code 2026-11-30 23:59:59.000}), so
+   * one instant always prints the same way; finer digits are kept. Pure text: no time zone.
+   */
+  private static String millis(String ts) {
+    int dot = ts.indexOf('.');
+    if (dot < 0) return ts + ".000";
+    String frac = ts.substring(dot + 1);
+    while (frac.length() > 3 && frac.endsWith("0")) frac = frac.substring(0, frac.length() - 1);
+    while (frac.length() < 3) frac = frac + "0";
+    return ts.substring(0, dot + 1) + frac;
   }
 
   private static void quote(String s, StringBuilder out) {
