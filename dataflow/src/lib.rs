@@ -7,9 +7,11 @@
 //! and double counting, is in `docs/dataflow-design.md`.
 //!
 //! Stages, one module each, named after what they are in the field:
+//! - [`cluster`]: the process list (`workers.toml`) and the timely configuration it gives.
 //! - [`watermark`]: per-partition watermarks and lateness; the source's capability is their
 //!   minimum, so the dataflow frontier *is* the watermark.
 //! - [`window`]: tumbling and hopping event-time window assignment.
 
+pub mod cluster;
 pub mod watermark;
 pub mod window;
