@@ -29,7 +29,10 @@ use crate::{
     error::{IoSnafu, Result, UnexpectedSnafu},
     memory::EstimateMemory,
     proto,
-    writer::stripe::{StripeInformation, StripeWriter},
+    writer::{
+        statistics::{new_column_statistics, ColumnStatisticsBuilder},
+        stripe::{StripeInformation, StripeWriter},
+    },
 };
 
 /// Construct an [`ArrowWriter`] to encode [`RecordBatch`]es into a single
@@ -98,10 +101,12 @@ impl<W: Write> ArrowWriterBuilder<W> {
         let writer = StripeWriter::new(self.writer, &self.schema, compressor, timezone);
         Ok(ArrowWriter {
             writer,
+            file_statistics: new_column_statistics(&self.schema),
             schema: self.schema,
             batch_size: self.batch_size,
             stripe_byte_size: self.stripe_byte_size,
             written_stripes: vec![],
+            stripe_statistics: vec![],
             // Accounting for the 3 magic bytes above
             total_bytes_written: 3,
         })
@@ -117,6 +122,11 @@ pub struct ArrowWriter<W> {
     batch_size: usize,
     stripe_byte_size: usize,
     written_stripes: Vec<StripeInformation>,
+    /// Column statistics of each written stripe, for the metadata section.
+    stripe_statistics: Vec<proto::StripeStatistics>,
+    /// Column statistics of all written stripes, for the footer; indexed by
+    /// column ID (the root struct is column 0).
+    file_statistics: Vec<ColumnStatisticsBuilder>,
     /// Used to keep track of progress in file so far (instead of needing Seek on the writer)
     total_bytes_written: u64,
 }
@@ -149,9 +159,18 @@ impl<W: Write> ArrowWriter<W> {
     /// Flush any buffered data that hasn't been written, and write the stripe
     /// footer metadata.
     pub fn flush_stripe(&mut self) -> Result<()> {
-        let info = self.writer.finish_stripe(self.total_bytes_written)?;
+        let (info, statistics) = self.writer.finish_stripe(self.total_bytes_written)?;
         self.total_bytes_written += info.total_byte_size();
         self.written_stripes.push(info);
+        for (file, stripe) in self.file_statistics.iter_mut().zip(&statistics) {
+            file.merge(stripe);
+        }
+        self.stripe_statistics.push(proto::StripeStatistics {
+            col_stats: statistics
+                .iter()
+                .map(ColumnStatisticsBuilder::to_proto)
+                .collect(),
+        });
         Ok(())
     }
 
@@ -162,8 +181,12 @@ impl<W: Write> ArrowWriter<W> {
         if self.writer.row_count > 0 {
             self.flush_stripe()?;
         }
-        let footer = serialize_footer(&self.written_stripes, &self.schema).encode_to_vec();
-        let metadata = proto::Metadata::default().encode_to_vec();
+        let footer = serialize_footer(&self.written_stripes, &self.schema, &self.file_statistics)
+            .encode_to_vec();
+        let metadata = proto::Metadata {
+            stripe_stats: std::mem::take(&mut self.stripe_statistics),
+        }
+        .encode_to_vec();
 
         let (mut writer, mut compressor) = self.writer.finish();
         let metadata = compressor.compress(&metadata)?;
@@ -269,7 +292,11 @@ fn serialize_schema(schema: &SchemaRef) -> Vec<proto::Type> {
     types
 }
 
-fn serialize_footer(stripes: &[StripeInformation], schema: &SchemaRef) -> proto::Footer {
+fn serialize_footer(
+    stripes: &[StripeInformation],
+    schema: &SchemaRef,
+    statistics: &[ColumnStatisticsBuilder],
+) -> proto::Footer {
     let body_length = stripes
         .iter()
         .map(|s| s.index_length + s.data_length + s.footer_length)
@@ -284,8 +311,16 @@ fn serialize_footer(stripes: &[StripeInformation], schema: &SchemaRef) -> proto:
         types,
         metadata: vec![],
         number_of_rows: Some(number_of_rows),
-        statistics: vec![],
+        statistics: statistics
+            .iter()
+            .map(ColumnStatisticsBuilder::to_proto)
+            .collect(),
+        // No row index is written; an unset stride tells readers so.
         row_index_stride: None,
+        // Not a registered writer ID. Java readers take an unknown writer's
+        // version to include every fix (`WriterVersion.FUTURE`), so they trust
+        // the statistics; the C++ reader reports `UNKNOWN_WRITER` and goes by
+        // the PostScript's writer version.
         writer: Some(u32::MAX),
         encryption: None,
         calendar: None,
@@ -310,7 +345,12 @@ fn serialize_postscript(
         compression_block_size,
         version: vec![0, 12],
         metadata_length: Some(metadata_length),
-        writer_version: Some(u32::MAX), // TODO: check which version to use
+        // Writers other than ORC Java number their versions from 6, the
+        // first ("original") version of each (see orc_proto.proto). Java
+        // readers read the version of an unknown writer as FUTURE, the C++
+        // reader as ORC-135 (timestamp statistics in UTC): both trust the
+        // statistics this writer records.
+        writer_version: Some(6),
         stripe_statistics_length: None,
         magic: Some("ORC".to_string()),
     }
@@ -870,7 +910,9 @@ mod tests {
             let postscript = decode_postscript(&file);
             assert_eq!(postscript.compression(), expected_kind);
             assert_eq!(postscript.compression_block_size, expected_block_size);
-            assert_eq!(postscript.metadata_length, Some(0));
+            // Stripe statistics for the one stripe
+            assert!(postscript.metadata_length.unwrap() > 0);
+            assert_eq!(postscript.writer_version, Some(6));
             assert!(postscript.footer_length.unwrap() > 0);
 
             let reader = ArrowReaderBuilder::try_new(file).unwrap().build();

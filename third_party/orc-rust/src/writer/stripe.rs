@@ -36,6 +36,7 @@ use super::column::{
     Int32ColumnEncoder, Int64ColumnEncoder, LargeBinaryColumnEncoder, LargeStringColumnEncoder,
     StringColumnEncoder, TimestampColumnEncoder,
 };
+use super::statistics::{new_column_statistics, ColumnStatisticsBuilder};
 use super::{ColumnEncoding, StreamType};
 
 #[derive(Copy, Clone, Eq, Debug, PartialEq)]
@@ -76,6 +77,9 @@ pub struct StripeWriter<W> {
     pub row_count: usize,
     compressor: Compressor,
     timezone: Option<String>,
+    /// Statistics of the stripe being written, indexed by column ID (the root
+    /// struct is column 0).
+    statistics: Vec<ColumnStatisticsBuilder>,
 }
 
 impl<W> EstimateMemory for StripeWriter<W> {
@@ -100,6 +104,7 @@ impl<W: Write> StripeWriter<W> {
             row_count: 0,
             compressor,
             timezone,
+            statistics: new_column_statistics(schema),
         }
     }
 
@@ -107,9 +112,16 @@ impl<W: Write> StripeWriter<W> {
     /// to required batch size.
     pub fn encode_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         // TODO: consider how to handle nested types (including parent nullability)
-        for (array, encoder) in batch.columns().iter().zip(self.columns.iter_mut()) {
+        for ((array, encoder), statistics) in batch
+            .columns()
+            .iter()
+            .zip(self.columns.iter_mut())
+            .zip(self.statistics.iter_mut().skip(1))
+        {
             encoder.encode_array(array)?;
+            statistics.update(array);
         }
+        self.statistics[0].add_values(batch.num_rows());
         self.row_count += batch.num_rows();
         Ok(())
     }
@@ -120,7 +132,13 @@ impl<W: Write> StripeWriter<W> {
     ///
     /// `start_offset` is used to manually keep track of position in the writer (instead
     /// of relying on Seek).
-    pub fn finish_stripe(&mut self, start_offset: u64) -> Result<StripeInformation> {
+    ///
+    /// Returns the stripe's information and its column statistics, indexed by
+    /// column ID.
+    pub fn finish_stripe(
+        &mut self,
+        start_offset: u64,
+    ) -> Result<(StripeInformation, Vec<ColumnStatisticsBuilder>)> {
         // Order of column_encodings needs to match final type vec order.
         // (see arrow_writer::serialize_schema())
         // Direct encoding to represent root struct
@@ -170,14 +188,20 @@ impl<W: Write> StripeWriter<W> {
 
         // Reset state for next stripe
         self.row_count = 0;
+        let statistics = self
+            .statistics
+            .iter_mut()
+            .map(ColumnStatisticsBuilder::take)
+            .collect();
 
-        Ok(StripeInformation {
+        let information = StripeInformation {
             start_offset,
             index_length: 0,
             data_length,
             footer_length,
             row_count,
-        })
+        };
+        Ok((information, statistics))
     }
 
     /// When finished writing all stripes, return the inner writer.
