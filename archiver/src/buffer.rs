@@ -242,9 +242,15 @@ mod tests {
         let mut b = Buffer::new(Codec::None, 20, Duration::from_secs(10));
         let d = date("2026-11-30");
         assert_eq!(b.append(0, 5, d, Some(b"0123456789"), t0).unwrap(), None);
-        assert_eq!(b.append(0, 6, d, Some(b"0123456789"), t0).unwrap(), Some((0, d)));
+        assert_eq!(
+            b.append(0, 6, d, Some(b"0123456789"), t0).unwrap(),
+            Some((0, d))
+        );
         let rolled = b.roll((0, d)).unwrap();
-        assert_eq!((rolled.name.first, rolled.name.last, rolled.name.committed), (5, 6, 7));
+        assert_eq!(
+            (rolled.name.first, rolled.name.last, rolled.name.committed),
+            (5, 6, 7)
+        );
         assert_eq!(rolled.file.finish().unwrap(), b"0123456789\n0123456789\n");
 
         b.append(1, 0, d, None, t0).unwrap();
@@ -265,7 +271,10 @@ mod tests {
         assert_eq!((first.first, first.last, first.committed), (101, 103, 100));
         assert_eq!(b.committed_offset(0), Some(100));
         let second = b.roll((0, d1)).unwrap().name;
-        assert_eq!((second.first, second.last, second.committed), (100, 102, 104));
+        assert_eq!(
+            (second.first, second.last, second.committed),
+            (100, 102, 104)
+        );
         assert_eq!(b.committed_offset(0), Some(104));
 
         // A crash after only the first rename: recovery re-reads from 100 and skips 101, 103.

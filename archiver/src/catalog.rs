@@ -57,7 +57,10 @@ pub struct CatalogConfig {
 /// # Errors
 /// When the URI has no port or the host does not resolve.
 pub async fn resolve_metastore(uri: &str) -> Result<SocketAddr> {
-    let hostport = uri.strip_prefix("thrift://").unwrap_or(uri).trim_end_matches('/');
+    let hostport = uri
+        .strip_prefix("thrift://")
+        .unwrap_or(uri)
+        .trim_end_matches('/');
     tokio::net::lookup_host(hostport)
         .await
         .with_context(|| format!("resolving metastore {uri}"))?
@@ -98,7 +101,8 @@ async fn run(config: CatalogConfig, mut rx: mpsc::UnboundedReceiver<NaiveDate>) 
                     Ok(()) => {
                         pending.remove(&date);
                         registered.insert(date);
-                        metrics::counter!("wa_archiver_hive_partitions_registered_total").increment(1);
+                        metrics::counter!("wa_archiver_hive_partitions_registered_total")
+                            .increment(1);
                     }
                     Err(e) => {
                         metrics::counter!("wa_archiver_metastore_errors_total").increment(1);
@@ -163,10 +167,13 @@ impl Catalog {
     async fn ensure_table(&self) -> Result<()> {
         let db = FastStr::new(&self.config.database);
         let name = FastStr::new(&self.config.table);
-        let found = tokio::time::timeout(CALL_TIMEOUT, self.client.get_table(db.clone(), name.clone()))
-            .await
-            .context("get_table timed out")?
-            .context("get_table")?;
+        let found = tokio::time::timeout(
+            CALL_TIMEOUT,
+            self.client.get_table(db.clone(), name.clone()),
+        )
+        .await
+        .context("get_table timed out")?
+        .context("get_table")?;
         match found {
             MaybeException::Ok(_) => return Ok(()),
             MaybeException::Exception(ThriftHiveMetastoreGetTableException::O2(_)) => {}

@@ -10,7 +10,12 @@ use crate::buffer::Codec;
 
 /// Kafka → HDFS raw archive, exactly once (and replay of the archive back to Kafka).
 #[derive(Debug, Parser)]
-#[command(name = "wa-archiver", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "wa-archiver",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// What to do; the archiver service when omitted.
     #[command(subcommand)]
@@ -72,7 +77,11 @@ pub struct RunArgs {
     #[arg(long, env = "WA_COMPRESSION", value_enum, default_value = "none")]
     pub compression: Codec,
     /// Hive Metastore Thrift URI.
-    #[arg(long, env = "WA_METASTORE_URI", default_value = "thrift://127.0.0.1:9083")]
+    #[arg(
+        long,
+        env = "WA_METASTORE_URI",
+        default_value = "thrift://127.0.0.1:9083"
+    )]
     pub metastore_uri: String,
     /// Hive database of the archive table (must exist).
     #[arg(long, env = "WA_HIVE_DATABASE", default_value = "default")]
@@ -126,8 +135,13 @@ mod tests {
     #[test]
     fn properties_and_replay() {
         let cli = Cli::try_parse_from([
-            "wa-archiver", "-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanism=PLAIN",
-            "--compression", "gzip",
+            "wa-archiver",
+            "-X",
+            "security.protocol=SASL_SSL",
+            "-X",
+            "sasl.mechanism=PLAIN",
+            "--compression",
+            "gzip",
         ])
         .unwrap();
         assert_eq!(
@@ -139,9 +153,18 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["wa-archiver", "-X", "novalue"]).is_err());
         let cli = Cli::try_parse_from([
-            "wa-archiver", "replay", "--from", "2026-11-29", "--to", "2026-11-30", "--topic", "t",
+            "wa-archiver",
+            "replay",
+            "--from",
+            "2026-11-29",
+            "--to",
+            "2026-11-30",
+            "--topic",
+            "t",
         ])
         .unwrap();
-        assert!(matches!(cli.command, Some(Command::Replay(ReplayArgs { ref topic, .. })) if topic == "t"));
+        assert!(
+            matches!(cli.command, Some(Command::Replay(ReplayArgs { ref topic, .. })) if topic == "t")
+        );
     }
 }

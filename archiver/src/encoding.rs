@@ -108,7 +108,10 @@ mod tests {
     fn json_events_are_stored_as_they_are() {
         let event = br#"{"event_id":"e1","page_url":"/caf\u00e9","country":"FR","x":"tab	ok"}"#;
         assert_eq!(line(Some(event)), [&event[..], b"\n"].concat());
-        assert_eq!(line(Some("{\"p\":\"/café\"}".as_bytes())), "{\"p\":\"/café\"}\n".as_bytes());
+        assert_eq!(
+            line(Some("{\"p\":\"/café\"}".as_bytes())),
+            "{\"p\":\"/café\"}\n".as_bytes()
+        );
         assert_eq!(line(Some(b"not json at all")), b"not json at all\n");
         assert_eq!(line(Some(b"")), b"\n");
     }
@@ -147,7 +150,10 @@ mod tests {
     #[test]
     fn malformed_marker_lines_are_errors() {
         assert_eq!(decode_line(b"~what"), Err(DecodeError::UnknownMarker));
-        assert!(matches!(decode_line(b"~b64:***"), Err(DecodeError::Base64(_))));
+        assert!(matches!(
+            decode_line(b"~b64:***"),
+            Err(DecodeError::Base64(_))
+        ));
         assert_eq!(decode_lines(b"").unwrap(), Vec::<Option<Vec<u8>>>::new());
         assert_eq!(decode_lines(b"\n").unwrap(), vec![Some(Vec::new())]);
     }

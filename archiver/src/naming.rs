@@ -138,7 +138,13 @@ mod tests {
     #[test]
     fn file_names_round_trip() {
         for gzip in [false, true] {
-            let name = FileName { partition: 3, first: 100, last: 250, committed: 251, gzip };
+            let name = FileName {
+                partition: 3,
+                first: 100,
+                last: 250,
+                committed: 251,
+                gzip,
+            };
             let text = name.to_string();
             assert_eq!(FileName::parse(&text), Some(name));
             assert!(!is_temp_name(&text));
@@ -147,7 +153,14 @@ mod tests {
             assert_eq!(FileName::parse(&name.temp_name()), None);
         }
         assert_eq!(
-            FileName { partition: 0, first: 0, last: 0, committed: 1, gzip: true }.to_string(),
+            FileName {
+                partition: 0,
+                first: 0,
+                last: 0,
+                committed: 1,
+                gzip: true
+            }
+            .to_string(),
             "part-p0-o0-0-c1.jsonl.gz"
         );
     }
@@ -175,8 +188,14 @@ mod tests {
         assert_eq!(parse_date_dir("date=2026-11-3"), None);
         assert_eq!(parse_date_dir("dt=2026-11-30"), None);
         // 2026-11-30T23:59:59.999Z and one millisecond later.
-        assert_eq!(date_of_timestamp(Some(1_796_083_199_999)), date("2026-11-30"));
-        assert_eq!(date_of_timestamp(Some(1_796_083_200_000)), date("2026-12-01"));
+        assert_eq!(
+            date_of_timestamp(Some(1_796_083_199_999)),
+            date("2026-11-30")
+        );
+        assert_eq!(
+            date_of_timestamp(Some(1_796_083_200_000)),
+            date("2026-12-01")
+        );
         assert_eq!(date_of_timestamp(None), date("1970-01-01"));
         assert_eq!(date_of_timestamp(Some(-1)), date("1969-12-31"));
     }

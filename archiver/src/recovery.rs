@@ -95,8 +95,9 @@ impl RecoveryPlan {
     /// Forgets ranges that no record at or after `partition`'s `offset` can fall in, keeping
     /// the lookup small once the re-read past the resume offset is over.
     pub fn forget_below(&mut self, partition: i32, offset: i64) {
-        self.committed
-            .retain(|&(p, _), ranges| p != partition || ranges.last().is_some_and(|r| r.1 >= offset));
+        self.committed.retain(|&(p, _), ranges| {
+            p != partition || ranges.last().is_some_and(|r| r.1 >= offset)
+        });
     }
 }
 
@@ -119,7 +120,10 @@ mod tests {
             "/raw/notes.txt",
         ]);
         assert_eq!(plan.resume, BTreeMap::from([(0, 181), (1, 10)]));
-        assert_eq!(plan.stale_temporaries, vec!["/raw/date=2026-11-29/.part-p0-o181.jsonl.inprogress"]);
+        assert_eq!(
+            plan.stale_temporaries,
+            vec!["/raw/date=2026-11-29/.part-p0-o181.jsonl.inprogress"]
+        );
         assert_eq!(plan.dates, BTreeSet::from([date("2026-11-29")]));
         assert_eq!(plan.foreign.len(), 2);
     }
@@ -134,7 +138,10 @@ mod tests {
             "/raw/date=2026-11-29/part-p0-o0-99-c100.jsonl",
             "/raw/date=2026-11-30/part-p0-o150-190-c100.jsonl",
         ]);
-        assert_eq!(plan.resume[&0], 100, "records 100.. of 2026-11-29 were never committed");
+        assert_eq!(
+            plan.resume[&0], 100,
+            "records 100.. of 2026-11-29 were never committed"
+        );
         assert!(!plan.is_archived(0, d1, 120));
         assert!(!plan.is_archived(0, d1, 195));
         assert!(plan.is_archived(0, d2, 150));

@@ -35,13 +35,21 @@ const MAX_IN_FLIGHT: usize = 10_000;
 
 /// Key and timestamp (epoch ms) of a replayed record, derived from its value.
 pub fn key_and_timestamp(value: Option<&[u8]>, date: NaiveDate) -> (Option<String>, i64) {
-    let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis();
+    let midnight = date
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp_millis();
     let Some(Ok(Value::Object(event))) = value.map(serde_json::from_slice::<Value>) else {
         return (None, midnight);
     };
-    let key = event.get("session_id").and_then(Value::as_str).map(str::to_string);
+    let key = event
+        .get("session_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let time = match event.get("event_time") {
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis()),
+        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.timestamp_millis()),
         Some(Value::Number(n)) => n.as_i64(),
         _ => None,
     };
@@ -89,11 +97,20 @@ pub async fn replay(args: ReplayArgs) -> Result<u64> {
         files.sort();
         let mut date_records = 0u64;
         for (name, path) in files {
-            let reader = archive.client().read(&path).await.with_context(|| format!("opening {path}"))?;
-            let raw = reader.read_range(0, reader.file_length()).await.with_context(|| format!("reading {path}"))?;
+            let reader = archive
+                .client()
+                .read(&path)
+                .await
+                .with_context(|| format!("opening {path}"))?;
+            let raw = reader
+                .read_range(0, reader.file_length())
+                .await
+                .with_context(|| format!("reading {path}"))?;
             let content = if name.gzip {
                 let mut plain = Vec::new();
-                flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut plain).with_context(|| format!("gunzip {path}"))?;
+                flate2::read::GzDecoder::new(&raw[..])
+                    .read_to_end(&mut plain)
+                    .with_context(|| format!("gunzip {path}"))?;
                 plain
             } else {
                 raw.to_vec()
@@ -107,7 +124,10 @@ pub async fn replay(args: ReplayArgs) -> Result<u64> {
                 if let Some(k) = key.as_deref() {
                     record = record.key(k);
                 }
-                let delivery = producer.send_result(record).map_err(|(e, _)| e).context("enqueueing a record")?;
+                let delivery = producer
+                    .send_result(record)
+                    .map_err(|(e, _)| e)
+                    .context("enqueueing a record")?;
                 in_flight.push_back(delivery);
                 if in_flight.len() >= MAX_IN_FLIGHT {
                     await_delivery(in_flight.pop_front()).await?;
@@ -126,7 +146,9 @@ pub async fn replay(args: ReplayArgs) -> Result<u64> {
 }
 
 async fn await_delivery(delivery: Option<DeliveryFuture>) -> Result<()> {
-    let Some(delivery) = delivery else { return Ok(()) };
+    let Some(delivery) = delivery else {
+        return Ok(());
+    };
     match delivery.await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err((e, _))) => Err(e).context("delivering a replayed record"),
@@ -143,12 +165,21 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let midnight = 1_796_083_200_000 - 86_400_000;
         let event = br#"{"session_id":"s1","event_time":"2026-11-30T10:00:00.5Z"}"#;
-        assert_eq!(key_and_timestamp(Some(event), d), (Some("s1".into()), midnight + 36_000_500));
+        assert_eq!(
+            key_and_timestamp(Some(event), d),
+            (Some("s1".into()), midnight + 36_000_500)
+        );
         let epoch = br#"{"session_id":"s2","event_time":1796040000000}"#;
-        assert_eq!(key_and_timestamp(Some(epoch), d), (Some("s2".into()), 1_796_040_000_000));
+        assert_eq!(
+            key_and_timestamp(Some(epoch), d),
+            (Some("s2".into()), 1_796_040_000_000)
+        );
         assert_eq!(key_and_timestamp(Some(b"not json"), d), (None, midnight));
         assert_eq!(key_and_timestamp(Some(br#"[1,2]"#), d), (None, midnight));
         assert_eq!(key_and_timestamp(None, d), (None, midnight));
-        assert_eq!(key_and_timestamp(Some(br#"{"event_time":"yesterday"}"#), d), (None, midnight));
+        assert_eq!(
+            key_and_timestamp(Some(br#"{"event_time":"yesterday"}"#), d),
+            (None, midnight)
+        );
     }
 }

@@ -39,7 +39,11 @@ use crate::sink::Archive;
 const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The consumer configuration: ours first, then the user's `-X` properties (which win).
-pub fn consumer_config(brokers: &str, group: &str, properties: &[(String, String)]) -> ClientConfig {
+pub fn consumer_config(
+    brokers: &str,
+    group: &str,
+    properties: &[(String, String)],
+) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
@@ -93,7 +97,11 @@ pub async fn run(args: RunArgs) -> Result<()> {
         metastore: catalog::resolve_metastore(&args.metastore_uri).await?,
         database: args.hive_database.clone(),
         table: args.hive_table.clone(),
-        location: format!("{}{}", args.common.hdfs_url.trim_end_matches('/'), archive.root()),
+        location: format!(
+            "{}{}",
+            args.common.hdfs_url.trim_end_matches('/'),
+            archive.root()
+        ),
         retry_interval: Duration::from_secs(5),
     });
     for date in &plan.dates {
@@ -101,9 +109,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
 
     let consumer: Arc<StreamConsumer> = Arc::new(
-        consumer_config(&args.common.kafka_brokers, &args.consumer_group, &args.common.kafka_properties)
-            .create()
-            .context("creating the Kafka consumer")?,
+        consumer_config(
+            &args.common.kafka_brokers,
+            &args.consumer_group,
+            &args.common.kafka_properties,
+        )
+        .create()
+        .context("creating the Kafka consumer")?,
     );
     let partitions = assign(&consumer, &args.topic, &plan).await?;
 
@@ -186,7 +198,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
 async fn assign(consumer: &StreamConsumer, topic: &str, plan: &RecoveryPlan) -> Result<Vec<i32>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let partitions = loop {
-        let metadata = tokio::task::block_in_place(|| consumer.fetch_metadata(Some(topic), Duration::from_secs(10)));
+        let metadata = tokio::task::block_in_place(|| {
+            consumer.fetch_metadata(Some(topic), Duration::from_secs(10))
+        });
         let found = metadata.ok().and_then(|m| {
             m.topics()
                 .iter()
@@ -195,7 +209,9 @@ async fn assign(consumer: &StreamConsumer, topic: &str, plan: &RecoveryPlan) -> 
         });
         match found {
             Some(p) if !p.is_empty() => break p,
-            _ if Instant::now() > deadline => bail!("topic {topic} not found (or has no partitions)"),
+            _ if Instant::now() > deadline => {
+                bail!("topic {topic} not found (or has no partitions)")
+            }
             _ => {
                 warn!(%topic, "topic metadata not available yet, retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -204,11 +220,18 @@ async fn assign(consumer: &StreamConsumer, topic: &str, plan: &RecoveryPlan) -> 
     };
     let mut assignment = TopicPartitionList::new();
     for &p in &partitions {
-        let offset = plan.resume.get(&p).map_or(Offset::Beginning, |&o| Offset::Offset(o));
+        let offset = plan
+            .resume
+            .get(&p)
+            .map_or(Offset::Beginning, |&o| Offset::Offset(o));
         info!(%topic, partition = p, offset = ?offset, "assigning partition");
-        assignment.add_partition_offset(topic, p, offset).context("building the assignment")?;
+        assignment
+            .add_partition_offset(topic, p, offset)
+            .context("building the assignment")?;
     }
-    consumer.assign(&assignment).context("assigning partitions")?;
+    consumer
+        .assign(&assignment)
+        .context("assigning partitions")?;
     Ok(partitions)
 }
 
@@ -224,22 +247,32 @@ struct State {
 impl State {
     /// Commits the open file `key`, then reports it to the group offsets, metrics and catalog.
     async fn commit(&mut self, key: (i32, NaiveDate)) -> Result<()> {
-        let Some(rolled) = self.buffer.roll(key) else { return Ok(()) };
-        let (records, raw_bytes, date, name) =
-            (rolled.file.records, rolled.file.raw_bytes, rolled.file.date, rolled.name);
+        let Some(rolled) = self.buffer.roll(key) else {
+            return Ok(());
+        };
+        let (records, raw_bytes, date, name) = (
+            rolled.file.records,
+            rolled.file.raw_bytes,
+            rolled.file.date,
+            rolled.name,
+        );
         let done = self.archive.commit(rolled).await?;
         metrics::counter!("wa_archiver_records_archived_total").increment(records);
         metrics::counter!("wa_archiver_bytes_archived_total").increment(done.bytes);
         metrics::counter!("wa_archiver_encoded_bytes_total").increment(raw_bytes);
         metrics::counter!("wa_archiver_files_committed_total").increment(1);
-        metrics::histogram!("wa_archiver_commit_latency_seconds").record(done.latency.as_secs_f64());
+        metrics::histogram!("wa_archiver_commit_latency_seconds")
+            .record(done.latency.as_secs_f64());
         info!(
             path = %done.path, records, bytes = done.bytes, compressed = self.codec == Codec::Gzip,
             latency_ms = done.latency.as_millis() as u64, "committed file"
         );
         let _ = self.catalog.send(date);
         let mut offsets = TopicPartitionList::new();
-        if offsets.add_partition_offset(&self.topic, name.partition, Offset::Offset(name.committed)).is_ok() {
+        if offsets
+            .add_partition_offset(&self.topic, name.partition, Offset::Offset(name.committed))
+            .is_ok()
+        {
             if let Err(e) = self.consumer.commit(&offsets, CommitMode::Async) {
                 debug!(error = %e, "committing group offsets (monitoring only) failed");
             }
@@ -252,7 +285,10 @@ impl State {
         for &p in partitions {
             let consumer = self.consumer.clone();
             let topic = self.topic.clone();
-            let watermarks = tokio::task::spawn_blocking(move || consumer.fetch_watermarks(&topic, p, Duration::from_secs(2))).await;
+            let watermarks = tokio::task::spawn_blocking(move || {
+                consumer.fetch_watermarks(&topic, p, Duration::from_secs(2))
+            })
+            .await;
             match watermarks {
                 Ok(Ok((low, high))) => {
                     let committed = self.buffer.committed_offset(p).unwrap_or(low).max(low);

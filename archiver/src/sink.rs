@@ -45,7 +45,10 @@ impl Archive {
             .with_url(hdfs_url)
             .build()
             .with_context(|| format!("HDFS client for {hdfs_url}"))?;
-        Ok(Self { client, root: root.trim_end_matches('/').to_string() })
+        Ok(Self {
+            client,
+            root: root.trim_end_matches('/').to_string(),
+        })
     }
 
     /// The HDFS client.
@@ -73,10 +76,17 @@ impl Archive {
             .list_status(&self.root, true)
             .await
             .with_context(|| format!("listing archive root {}", self.root))?;
-        let files: Vec<&str> = listing.iter().filter(|f| !f.isdir).map(|f| f.path.as_str()).collect();
+        let files: Vec<&str> = listing
+            .iter()
+            .filter(|f| !f.isdir)
+            .map(|f| f.path.as_str())
+            .collect();
         let plan = RecoveryPlan::from_listing(files);
         for path in &plan.stale_temporaries {
-            self.client.delete(path, false).await.with_context(|| format!("deleting {path}"))?;
+            self.client
+                .delete(path, false)
+                .await
+                .with_context(|| format!("deleting {path}"))?;
             info!(path = %path, "deleted stale temporary file");
         }
         for path in &plan.foreign {
@@ -113,19 +123,33 @@ impl Archive {
                 }
             }
         }
-        Ok(Committed { path, bytes: data.len() as u64, latency: started.elapsed() })
+        Ok(Committed {
+            path,
+            bytes: data.len() as u64,
+            latency: started.elapsed(),
+        })
     }
 
     async fn try_commit(&self, temp: &str, path: &str, data: Bytes) -> Result<()> {
         // CREATE|OVERWRITE: a temporary left by an earlier failed attempt is replaced.
-        let options = WriteOptions { overwrite: true, create_parent: true, ..Default::default() };
+        let options = WriteOptions {
+            overwrite: true,
+            create_parent: true,
+            ..Default::default()
+        };
         let mut writer = self
             .client
             .create(temp, options)
             .await
             .with_context(|| format!("creating {temp}"))?;
-        writer.write_bytes(data).await.with_context(|| format!("writing {temp}"))?;
-        writer.close().await.with_context(|| format!("closing {temp}"))?;
+        writer
+            .write_bytes(data)
+            .await
+            .with_context(|| format!("writing {temp}"))?;
+        writer
+            .close()
+            .await
+            .with_context(|| format!("closing {temp}"))?;
         self.client
             .rename(temp, path, false)
             .await

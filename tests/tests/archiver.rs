@@ -41,7 +41,11 @@ fn archiver_binary() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One test's world: its topic, archive root, Hive database and archiver settings.
@@ -60,7 +64,8 @@ impl Setup {
         let topic = unique_name(name);
         create_topic(s, &topic, partitions).await.unwrap();
         let database = topic.clone();
-        s.hive_sql(&[&format!("CREATE DATABASE {database}")]).unwrap();
+        s.hive_sql(&[&format!("CREATE DATABASE {database}")])
+            .unwrap();
         let log = std::env::temp_dir().join(format!("{topic}.log"));
         Self {
             root: format!("/tmp/wa-tests/{topic}/raw"),
@@ -86,7 +91,11 @@ impl Setup {
     }
 
     fn log_file(&self) -> std::fs::File {
-        std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap()
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap()
     }
 
     /// Starts the service; `metrics_port` is where `/metrics` answers.
@@ -104,12 +113,23 @@ impl Setup {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        Archiver { child, metrics_port, log: self.log.clone() }
+        Archiver {
+            child,
+            metrics_port,
+            log: self.log.clone(),
+        }
     }
 
     async fn cleanup(&self, s: &Stack) {
-        s.hive_sql(&[&format!("DROP DATABASE IF EXISTS {} CASCADE", self.database)]).unwrap();
-        hdfs(s).delete(&format!("/tmp/wa-tests/{}", self.topic), true).await.unwrap();
+        s.hive_sql(&[&format!(
+            "DROP DATABASE IF EXISTS {} CASCADE",
+            self.database
+        )])
+        .unwrap();
+        hdfs(s)
+            .delete(&format!("/tmp/wa-tests/{}", self.topic), true)
+            .await
+            .unwrap();
         let _ = std::fs::remove_file(&self.log);
     }
 }
@@ -130,11 +150,19 @@ impl Archiver {
     /// SIGTERM and wait: a clean shutdown commits every open file.
     fn stop(mut self) {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "wa-archiver exited with {status}; log: {}", self.log_tail());
+                assert!(
+                    status.success(),
+                    "wa-archiver exited with {status}; log: {}",
+                    self.log_tail()
+                );
                 return;
             }
             assert!(Instant::now() < deadline, "wa-archiver ignored SIGTERM");
@@ -150,14 +178,22 @@ impl Archiver {
 
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        log.lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// The `/metrics` page.
     fn metrics(&self) -> String {
         use std::io::Write as _;
         let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).unwrap();
-        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .unwrap();
         let mut page = String::new();
         conn.read_to_string(&mut page).unwrap();
         page
@@ -180,7 +216,11 @@ fn decode(line: &[u8]) -> Option<Vec<u8>> {
     if line == b"~null" {
         None
     } else if let Some(b64) = line.strip_prefix(b"~b64:") {
-        Some(base64::engine::general_purpose::STANDARD.decode(b64).unwrap())
+        Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap(),
+        )
     } else {
         assert!(!line.starts_with(b"~"), "unknown marker line {line:?}");
         Some(line.to_vec())
@@ -200,9 +240,18 @@ async fn read_archive(s: &Stack, root: &str) -> (ByDate, Vec<String>) {
     for file in listing.into_iter().filter(|f| !f.isdir) {
         let mut parts = file.path.rsplit('/');
         let name = parts.next().unwrap().to_string();
-        let date = parts.next().unwrap().strip_prefix("date=").unwrap().to_string();
+        let date = parts
+            .next()
+            .unwrap()
+            .strip_prefix("date=")
+            .unwrap()
+            .to_string();
         if name.starts_with('.') {
-            assert!(name.ends_with(".inprogress"), "unexpected hidden file {}", file.path);
+            assert!(
+                name.ends_with(".inprogress"),
+                "unexpected hidden file {}",
+                file.path
+            );
             temporaries.push(file.path);
             continue;
         }
@@ -210,15 +259,25 @@ async fn read_archive(s: &Stack, root: &str) -> (ByDate, Vec<String>) {
         // A file may be renamed away (never, for committed files) or still be written; read
         // only committed names, which never change.
         let reader = client.read(&file.path).await.unwrap();
-        let raw = reader.read_range(0, reader.file_length()).await.unwrap().to_vec();
+        let raw = reader
+            .read_range(0, reader.file_length())
+            .await
+            .unwrap()
+            .to_vec();
         let content = if name.ends_with(".gz") {
             let mut plain = Vec::new();
-            flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut plain).unwrap();
+            flate2::read::GzDecoder::new(&raw[..])
+                .read_to_end(&mut plain)
+                .unwrap();
             plain
         } else {
             raw
         };
-        assert!(content.is_empty() || content.ends_with(b"\n"), "{} does not end with a newline", file.path);
+        assert!(
+            content.is_empty() || content.ends_with(b"\n"),
+            "{} does not end with a newline",
+            file.path
+        );
         let values = by_date.entry(date).or_default();
         if !content.is_empty() {
             for line in content[..content.len() - 1].split(|&b| b == b'\n') {
@@ -278,8 +337,11 @@ fn expected(records: &[Record]) -> ByDate {
 }
 
 async fn produce(s: &Stack, topic: &str, records: &[Record]) {
-    let producer: FutureProducer =
-        kafka_config(s).set("enable.idempotence", "true").set("linger.ms", "5").create().unwrap();
+    let producer: FutureProducer = kafka_config(s)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
     let mut pending = Vec::new();
     for (ts, key, value) in records {
         let mut record = FutureRecord::<String, Vec<u8>>::to(topic).timestamp(*ts);
@@ -313,10 +375,20 @@ fn awkward_records(n: usize) -> Vec<Record> {
             };
             let key = Some(format!("session-{}", i % 17));
             let value: Option<Vec<u8>> = match i % 10 {
-                0 => Some(format!("{{\"seq\":{i},\"page_url\":\"/p\\n{i}\",\"note\":\"café\"}}").into_bytes()),
+                0 => Some(
+                    format!("{{\"seq\":{i},\"page_url\":\"/p\\n{i}\",\"note\":\"café\"}}")
+                        .into_bytes(),
+                ),
                 1 => Some(format!("{{\"seq\":{i},\n\"split\":true}}").into_bytes()),
                 2 => Some(format!("{{\"broken\":{i}").into_bytes()),
-                3 => Some([&[0xff, 0xfe, b'\n'][..], i.to_string().as_bytes(), &[0xc3, 0x28]].concat()),
+                3 => Some(
+                    [
+                        &[0xff, 0xfe, b'\n'][..],
+                        i.to_string().as_bytes(),
+                        &[0xc3, 0x28],
+                    ]
+                    .concat(),
+                ),
                 4 => Some(format!("~b64:looks-encoded-{i}").into_bytes()),
                 5 => Some(format!("line\r{i}\r\n").into_bytes()),
                 6 => Some(format!("\ttab {i}\x01 ctrl").into_bytes()),
@@ -346,18 +418,38 @@ async fn every_record_is_archived_byte_for_byte_under_its_date_and_hive_counts_t
     let mut archiver = setup.start(s);
     let archive = wait_for_records(s, &setup.root, n, Duration::from_secs(90)).await;
     archiver.assert_running();
-    assert_eq!(count(&archive), n, "archive holds {} of {n} records", count(&archive));
+    assert_eq!(
+        count(&archive),
+        n,
+        "archive holds {} of {n} records",
+        count(&archive)
+    );
     let want = expected(&records);
-    assert_eq!(archive.keys().collect::<Vec<_>>(), vec!["2026-11-27", "2026-11-28", "2026-11-29"]);
-    assert!(archive == want, "archived values differ from the produced ones");
+    assert_eq!(
+        archive.keys().collect::<Vec<_>>(),
+        vec!["2026-11-27", "2026-11-28", "2026-11-29"]
+    );
+    assert!(
+        archive == want,
+        "archived values differ from the produced ones"
+    );
 
     // Several files per date (roll by size), all gzip; the metrics agree.
-    let files = hdfs(s).list_status(&format!("{}/date=2026-11-27", setup.root), false).await.unwrap();
-    assert!(files.len() > 2, "4 KiB roll size should give several files, got {}", files.len());
+    let files = hdfs(s)
+        .list_status(&format!("{}/date=2026-11-27", setup.root), false)
+        .await
+        .unwrap();
+    assert!(
+        files.len() > 2,
+        "4 KiB roll size should give several files, got {}",
+        files.len()
+    );
     assert!(files.iter().all(|f| f.path.ends_with(".jsonl.gz")));
     let metrics = archiver.metrics();
     assert!(
-        metrics.lines().any(|l| l == format!("wa_archiver_records_archived_total {n}")),
+        metrics
+            .lines()
+            .any(|l| l == format!("wa_archiver_records_archived_total {n}")),
         "metrics do not count {n} archived records:\n{metrics}"
     );
     assert!(metrics.contains("wa_archiver_partition_lag_records{partition=\"0\"}"));
@@ -368,27 +460,46 @@ async fn every_record_is_archived_byte_for_byte_under_its_date_and_hive_counts_t
     let deadline = Instant::now() + Duration::from_secs(60);
     let per_date = loop {
         let rows = s
-            .query(&format!("SELECT `date`, COUNT(*) FROM {table} GROUP BY `date` ORDER BY `date`"))
+            .query(&format!(
+                "SELECT `date`, COUNT(*) FROM {table} GROUP BY `date` ORDER BY `date`"
+            ))
             .and_then(|r| r.rows_as::<(String, i64)>());
         match rows {
             Ok(rows) if rows.len() == 3 || Instant::now() > deadline => break rows,
             _ => tokio::time::sleep(Duration::from_secs(1)).await,
         }
     };
-    let want_per_date: Vec<(String, i64)> = want.iter().map(|(d, v)| (d.clone(), v.len() as i64)).collect();
+    let want_per_date: Vec<(String, i64)> = want
+        .iter()
+        .map(|(d, v)| (d.clone(), v.len() as i64))
+        .collect();
     assert_eq!(per_date, want_per_date);
-    let total = s.query(&format!("SELECT COUNT(*) FROM {table}")).unwrap().rows_as::<(i64,)>().unwrap();
+    let total = s
+        .query(&format!("SELECT COUNT(*) FROM {table}"))
+        .unwrap()
+        .rows_as::<(i64,)>()
+        .unwrap();
     assert_eq!(total, vec![(n as i64,)]);
     let verbatim = s
-        .query(&format!("SELECT COUNT(*) FROM {table} WHERE line LIKE '{{\"seq\":%' AND `date` = '2026-11-29'"))
+        .query(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE line LIKE '{{\"seq\":%' AND `date` = '2026-11-29'"
+        ))
         .unwrap()
         .rows_as::<(i64,)>()
         .unwrap();
     let want_verbatim = records
         .iter()
-        .filter(|(ts, _, v)| date_of(*ts) == "2026-11-29" && v.as_ref().is_some_and(|v| v.starts_with(b"{\"seq\":") && !v.contains(&b'\n')))
+        .filter(|(ts, _, v)| {
+            date_of(*ts) == "2026-11-29"
+                && v.as_ref()
+                    .is_some_and(|v| v.starts_with(b"{\"seq\":") && !v.contains(&b'\n'))
+        })
         .count();
-    assert_eq!(verbatim, vec![(want_verbatim as i64,)], "valid one-line JSON must be stored as is");
+    assert_eq!(
+        verbatim,
+        vec![(want_verbatim as i64,)],
+        "valid one-line JSON must be stored as is"
+    );
     archiver.stop();
 
     // Replay publishes the same values, with keys and timestamps, to a fresh topic.
@@ -396,23 +507,43 @@ async fn every_record_is_archived_byte_for_byte_under_its_date_and_hive_counts_t
     create_topic(s, &replay_topic, 2).await.unwrap();
     let out = setup
         .command(s)
-        .args(["replay", "--from", "2026-11-26", "--to", "2026-11-30", "--topic", &replay_topic])
+        .args([
+            "replay",
+            "--from",
+            "2026-11-26",
+            "--to",
+            "2026-11-30",
+            "--topic",
+            &replay_topic,
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), n.to_string());
     let replayed = consume(s, &replay_topic, 2, n).await;
-    assert_eq!(replayed, want, "replayed values differ from the archived ones");
+    assert_eq!(
+        replayed, want,
+        "replayed values differ from the archived ones"
+    );
 
     setup.cleanup(s).await;
 }
 
 /// Reads `n` records from every partition of `topic`, values per record-timestamp date.
 async fn consume(s: &Stack, topic: &str, partitions: i32, n: usize) -> ByDate {
-    let consumer: BaseConsumer = kafka_config(s).set("group.id", unique_name("archiver_check")).create().unwrap();
+    let consumer: BaseConsumer = kafka_config(s)
+        .set("group.id", unique_name("archiver_check"))
+        .create()
+        .unwrap();
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions {
-        assignment.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        assignment
+            .add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&assignment).unwrap();
     let mut records = Vec::new();
@@ -420,7 +551,11 @@ async fn consume(s: &Stack, topic: &str, partitions: i32, n: usize) -> ByDate {
     while records.len() < n && Instant::now() < deadline {
         if let Some(message) = consumer.poll(Duration::from_millis(200)) {
             let m = message.unwrap();
-            records.push((m.timestamp().to_millis().unwrap(), None, m.payload().map(<[u8]>::to_vec)));
+            records.push((
+                m.timestamp().to_millis().unwrap(),
+                None,
+                m.payload().map(<[u8]>::to_vec),
+            ));
         }
     }
     expected(&records)
@@ -470,7 +605,10 @@ async fn sigkill_at_five_random_moments_loses_and_duplicates_nothing() {
     }
     producer.await.unwrap();
     let (partial, _) = read_archive(s, &setup.root).await;
-    assert!(count(&partial) > 0, "nothing was committed before the kills {kills:?}");
+    assert!(
+        count(&partial) > 0,
+        "nothing was committed before the kills {kills:?}"
+    );
 
     let archiver = setup.start(s);
     let archive = wait_for_records(s, &setup.root, n, Duration::from_secs(120)).await;
@@ -478,10 +616,25 @@ async fn sigkill_at_five_random_moments_loses_and_duplicates_nothing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     archiver.stop();
     let (archive_after, temporaries) = read_archive(s, &setup.root).await;
-    assert_eq!(count(&archive), n, "kills after {kills:?} ms: {} of {n} archived", count(&archive));
-    assert_eq!(count(&archive_after), n, "kills after {kills:?} ms: duplicates appeared");
-    assert!(archive_after == expected(&records), "archived values differ from the produced ones");
-    assert!(temporaries.is_empty(), "temporaries left after a clean stop: {temporaries:?}");
+    assert_eq!(
+        count(&archive),
+        n,
+        "kills after {kills:?} ms: {} of {n} archived",
+        count(&archive)
+    );
+    assert_eq!(
+        count(&archive_after),
+        n,
+        "kills after {kills:?} ms: duplicates appeared"
+    );
+    assert!(
+        archive_after == expected(&records),
+        "archived values differ from the produced ones"
+    );
+    assert!(
+        temporaries.is_empty(),
+        "temporaries left after a clean stop: {temporaries:?}"
+    );
 
     setup.cleanup(s).await;
 }
@@ -499,17 +652,31 @@ async fn quiet_topic_gets_its_last_records_committed_within_the_roll_interval() 
     tokio::time::sleep(Duration::from_secs(3)).await;
     archiver.assert_running();
 
-    let records: Vec<Record> =
-        (0..5).map(|i| (NOV_27 + i, Some(format!("k{i}")), Some(format!("{{\"seq\":{i}}}").into_bytes()))).collect();
+    let records: Vec<Record> = (0..5)
+        .map(|i| {
+            (
+                NOV_27 + i,
+                Some(format!("k{i}")),
+                Some(format!("{{\"seq\":{i}}}").into_bytes()),
+            )
+        })
+        .collect();
     let produced = Instant::now();
     produce(s, &setup.topic, &records).await;
     let (early, _) = read_archive(s, &setup.root).await;
-    assert_eq!(count(&early), 0, "a 64 MiB file was committed before its roll interval");
+    assert_eq!(
+        count(&early),
+        0,
+        "a 64 MiB file was committed before its roll interval"
+    );
     let archive = wait_for_records(s, &setup.root, records.len(), Duration::from_secs(30)).await;
     let took = produced.elapsed();
     assert!(archive == expected(&records), "got {archive:?}");
     // The roll interval, plus the timer's granularity and HDFS commit time.
-    assert!(took < Duration::from_secs_f64(3.0 + 3.0), "committed only after {took:?}");
+    assert!(
+        took < Duration::from_secs_f64(3.0 + 3.0),
+        "committed only after {took:?}"
+    );
     archiver.assert_running();
     archiver.stop();
     setup.cleanup(s).await;
