@@ -69,7 +69,10 @@ pub fn consumer_config(
 /// Start-up failures (HDFS listing, Kafka client, topic metadata, metrics listener). Once
 /// running, external failures are logged and retried; bad records are archived, not errors.
 pub async fn run(args: RunArgs) -> Result<()> {
-    if !(args.roll_interval_secs > 0.0) || args.roll_size_bytes == 0 {
+    if !args.roll_interval_secs.is_finite()
+        || args.roll_interval_secs <= 0.0
+        || args.roll_size_bytes == 0
+    {
         bail!("--roll-interval-secs and --roll-size-bytes must be positive");
     }
     let roll_interval = Duration::from_secs_f64(args.roll_interval_secs);

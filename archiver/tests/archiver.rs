@@ -1,6 +1,8 @@
 //! The `wa-archiver` binary's command line. Also makes `cargo test -p archiver --test
 //! archiver` build the binary that `wa-tests`' integration test of the same name runs.
 
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
 use std::process::Command;
 
 #[test]

@@ -6,6 +6,8 @@
 //! The archive is read back here with an independent decoder of the documented line format
 //! (`archiver/README.md`), not with the archiver's own code.
 
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::net::TcpListener;
