@@ -616,6 +616,12 @@ async fn sigkill_at_five_random_moments_loses_and_duplicates_nothing() {
     let archive = wait_for_records(s, &setup.root, n, Duration::from_secs(120)).await;
     // Anything duplicated would show up now, a few roll intervals later.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let skipped = archiver
+        .metrics()
+        .lines()
+        .find(|l| l.starts_with("wa_archiver_records_skipped_total"))
+        .map(str::to_string);
+    eprintln!("kills after {kills:?} ms; last restart: {skipped:?}");
     archiver.stop();
     let (archive_after, temporaries) = read_archive(s, &setup.root).await;
     assert_eq!(
@@ -680,6 +686,64 @@ async fn quiet_topic_gets_its_last_records_committed_within_the_roll_interval() 
         "committed only after {took:?}"
     );
     archiver.assert_running();
+    archiver.stop();
+    setup.cleanup(s).await;
+}
+
+/// Starts the stopped metastore again even when the test fails half-way.
+struct RestartMetastore<'a>(&'a Stack);
+impl Drop for RestartMetastore<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.start_metastore() {
+            eprintln!("could not restart the metastore: {e:#}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metastore_outage_does_not_stop_archiving_and_partitions_follow_later() {
+    let s = stack();
+    let _claim = s.exclusive();
+    let setup = Setup::new(s, "archiver_hms", 2).await;
+    let records: Vec<Record> = (0..50)
+        .map(|i| {
+            (
+                NOV_27 + i * 3_600_000,
+                None,
+                Some(format!("{{\"seq\":{i}}}").into_bytes()),
+            )
+        })
+        .collect();
+    produce(s, &setup.topic, &records).await;
+
+    s.stop_metastore().unwrap();
+    let restart = RestartMetastore(s);
+    let mut archiver = setup.start(s);
+    let archive = wait_for_records(s, &setup.root, records.len(), Duration::from_secs(60)).await;
+    archiver.assert_running();
+    assert!(
+        archive == expected(&records),
+        "archiving stalled while the metastore was down"
+    );
+    drop(restart);
+
+    let table = format!("{}.raw_web_events_json", setup.database);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let total = loop {
+        let total = s
+            .query(&format!("SELECT COUNT(*) FROM {table}"))
+            .and_then(|r| r.rows_as::<(i64,)>());
+        match total {
+            Ok(t) if t == vec![(50,)] || Instant::now() > deadline => break t,
+            _ if Instant::now() > deadline => panic!("table never readable: {total:?}"),
+            _ => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    };
+    assert_eq!(
+        total,
+        vec![(50,)],
+        "partitions were not registered once the metastore was back"
+    );
     archiver.stop();
     setup.cleanup(s).await;
 }
