@@ -16,6 +16,7 @@
 //! 6. **shutdown** (SIGINT/SIGTERM) — every open file is committed, then exit. A kill -9
 //!    instead loses only uncommitted buffers, which recovery reads again from Kafka.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -120,7 +121,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .create()
         .context("creating the Kafka consumer")?,
     );
-    let partitions = assign(&consumer, &args.topic, &plan).await?;
+    let mut partitions = assign(&consumer, &args.topic, &plan).await?;
+    let (grown_tx, mut grown) = tokio::sync::mpsc::unbounded_channel::<Vec<i32>>();
 
     let mut state = State {
         buffer: Buffer::new(args.compression, args.roll_size_bytes, roll_interval),
@@ -129,11 +131,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         consumer: consumer.clone(),
         topic: args.topic.clone(),
         codec: args.compression,
+        lag_running: Arc::new(AtomicBool::new(false)),
+        grown: grown_tx,
     };
     let tick = (roll_interval / 10).clamp(Duration::from_millis(100), Duration::from_secs(1));
     let mut ticker = tokio::time::interval(tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_lag = Instant::now() - LAG_INTERVAL;
+    let mut last_lag: Option<Instant> = None;
     let mut shutdown = std::pin::pin!(shutdown_signal());
     for (&partition, &offset) in &plan.resume {
         state.buffer.advance(partition, offset);
@@ -181,9 +185,24 @@ pub async fn run(args: RunArgs) -> Result<()> {
                     state.commit(key).await?;
                 }
                 metrics::gauge!("wa_archiver_open_files").set(state.buffer.open_files() as f64);
-                if last_lag.elapsed() >= LAG_INTERVAL {
-                    last_lag = Instant::now();
-                    state.measure_lag(&partitions).await;
+                if last_lag.is_none_or(|t| t.elapsed() >= LAG_INTERVAL) {
+                    last_lag = Some(Instant::now());
+                    state.measure_lag(&partitions);
+                }
+            }
+            Some(found) = grown.recv() => {
+                let mut added = TopicPartitionList::new();
+                for p in found {
+                    if partitions.contains(&p) {
+                        continue;
+                    }
+                    let offset = plan.resume.get(&p).map_or(Offset::Beginning, |&o| Offset::Offset(o));
+                    info!(topic = %args.topic, partition = p, offset = ?offset, "assigning new partition");
+                    added.add_partition_offset(&args.topic, p, offset).context("building the assignment")?;
+                    partitions.push(p);
+                }
+                if added.count() > 0 {
+                    consumer.incremental_assign(&added).context("assigning new partitions")?;
                 }
             }
             _ = &mut shutdown => {
@@ -245,6 +264,10 @@ struct State {
     consumer: Arc<StreamConsumer>,
     topic: String,
     codec: Codec,
+    /// Whether a lag measurement is in flight.
+    lag_running: Arc<AtomicBool>,
+    /// Where the lag task reports partitions added to the topic since they were assigned.
+    grown: tokio::sync::mpsc::UnboundedSender<Vec<i32>>,
 }
 
 impl State {
@@ -283,25 +306,46 @@ impl State {
         Ok(())
     }
 
-    /// Lag per partition: records in the log not yet in a committed file.
-    async fn measure_lag(&self, partitions: &[i32]) {
-        for &p in partitions {
-            let consumer = self.consumer.clone();
-            let topic = self.topic.clone();
-            let watermarks = tokio::task::spawn_blocking(move || {
-                consumer.fetch_watermarks(&topic, p, Duration::from_secs(2))
-            })
-            .await;
-            match watermarks {
-                Ok(Ok((low, high))) => {
-                    let committed = self.buffer.committed_offset(p).unwrap_or(low).max(low);
-                    metrics::gauge!("wa_archiver_partition_lag_records", "partition" => p.to_string())
-                        .set((high - committed).max(0) as f64);
-                }
-                Ok(Err(e)) => debug!(partition = p, error = %e, "fetching watermarks failed"),
-                Err(e) => debug!(partition = p, error = %e, "watermark task failed"),
-            }
+    /// Lag per partition: records in the log not yet in a committed file. Measured in a
+    /// background task (the watermark requests block), so a slow broker never delays rolls.
+    /// The same task looks for partitions added to the topic, which the loop then assigns.
+    fn measure_lag(&self, partitions: &[i32]) {
+        let committed: Vec<(i32, Option<i64>)> = partitions
+            .iter()
+            .map(|&p| (p, self.buffer.committed_offset(p)))
+            .collect();
+        if self.lag_running.swap(true, Ordering::AcqRel) {
+            return; // the previous measurement is still waiting for the broker
         }
+        let running = self.lag_running.clone();
+        let consumer = self.consumer.clone();
+        let topic = self.topic.clone();
+        let grown = self.grown.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Ok(metadata) = consumer.fetch_metadata(Some(&topic), Duration::from_secs(2)) {
+                let found: Vec<i32> = metadata
+                    .topics()
+                    .iter()
+                    .filter(|t| t.name() == topic && t.error().is_none())
+                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                    .filter(|id| !committed.iter().any(|(p, _)| p == id))
+                    .collect();
+                if !found.is_empty() {
+                    let _ = grown.send(found);
+                }
+            }
+            for (p, committed) in committed {
+                match consumer.fetch_watermarks(&topic, p, Duration::from_secs(2)) {
+                    Ok((low, high)) => {
+                        let committed = committed.unwrap_or(low).max(low);
+                        metrics::gauge!("wa_archiver_partition_lag_records", "partition" => p.to_string())
+                            .set((high - committed).max(0) as f64);
+                    }
+                    Err(e) => debug!(partition = p, error = %e, "fetching watermarks failed"),
+                }
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 }
 

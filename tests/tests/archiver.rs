@@ -747,3 +747,48 @@ async fn metastore_outage_does_not_stop_archiving_and_partitions_follow_later() 
     archiver.stop();
     setup.cleanup(s).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partitions_added_while_running_are_archived_from_their_beginning() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
+    use rdkafka::client::DefaultClientContext;
+
+    let s = stack();
+    let _claim = s.shared();
+    let setup = Setup::new(s, "archiver_grow", 1).await;
+    let mut archiver = setup.start(s);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    archiver.assert_running();
+
+    let admin: AdminClient<DefaultClientContext> = kafka_config(s).create().unwrap();
+    let grown = admin
+        .create_partitions(&[NewPartitions::new(&setup.topic, 3)], &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(grown.iter().all(Result::is_ok), "{grown:?}");
+    let producer: FutureProducer = kafka_config(s).create().unwrap();
+    let mut records = Vec::new();
+    for partition in 0..3 {
+        let value = format!("{{\"partition\":{partition}}}").into_bytes();
+        let ts = NOV_27 + i64::from(partition);
+        // The producer's metadata may not know the new partitions yet: retry until it does.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let record = FutureRecord::<(), Vec<u8>>::to(&setup.topic)
+                .partition(partition)
+                .timestamp(ts)
+                .payload(&value);
+            match producer.send(record, Duration::from_secs(10)).await {
+                Ok(_) => break,
+                Err((e, _)) if Instant::now() > deadline => panic!("producing to {partition}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+        records.push((ts, None, Some(value)));
+    }
+    let archive = wait_for_records(s, &setup.root, 3, Duration::from_secs(40)).await;
+    archiver.assert_running();
+    assert!(archive == expected(&records), "got {archive:?}");
+    archiver.stop();
+    setup.cleanup(s).await;
+}
