@@ -87,9 +87,13 @@ impl ProducerContext for DeliveryReports {
                 metrics::counter!("wa_producer_events_delivered_total").increment(1);
             }
             Err((error, _)) => {
-                self.counter.failed.fetch_add(1, Ordering::Relaxed);
+                let failed = self.counter.failed.fetch_add(1, Ordering::Relaxed) + 1;
                 metrics::counter!("wa_producer_delivery_errors_total").increment(1);
-                tracing::error!(%error, "Kafka delivery failed");
+                // Failures come in bursts (a whole queue times out at once): log the first
+                // and then every 10 000th, not one line per record.
+                if failed == 1 || failed.is_multiple_of(10_000) {
+                    tracing::error!(%error, failed, "Kafka delivery failed");
+                }
             }
         }
     }
@@ -153,6 +157,29 @@ impl EventProducer {
             topic: args.topic.clone(),
             counter,
         })
+    }
+
+    /// Checks that the topic exists, asking the brokers for its metadata; returns its number
+    /// of partitions. Brokers that do not auto-create topics (ours) would otherwise only
+    /// report a missing topic as delivery failures, after `message.timeout.ms`.
+    ///
+    /// # Errors
+    /// When no broker answers within `timeout`, or the topic does not exist.
+    pub fn check_topic(&self, timeout: Duration) -> Result<usize> {
+        let metadata = self
+            .producer
+            .client()
+            .fetch_metadata(Some(&self.topic), timeout)
+            .with_context(|| format!("asking Kafka for the metadata of topic {}", self.topic))?;
+        match metadata.topics().iter().find(|t| t.name() == self.topic) {
+            Some(topic) if topic.error().is_none() && !topic.partitions().is_empty() => {
+                Ok(topic.partitions().len())
+            }
+            _ => bail!(
+                "Kafka topic {} does not exist (create it first; brokers do not auto-create it)",
+                self.topic
+            ),
+        }
     }
 
     /// Delivery counts of every record enqueued so far.

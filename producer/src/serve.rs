@@ -75,10 +75,25 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let prometheus = PrometheusBuilder::new()
         .install_recorder()
         .context("installing the Prometheus recorder")?;
+    // Every reason shows up (as 0) before the first rejection, so dashboards and alerts
+    // see the series from the start.
+    for reason in events::RejectReason::ALL {
+        metrics::counter!("wa_producer_events_rejected_total", "reason" => reason.as_str())
+            .absolute(0);
+    }
     let producer = EventProducer::new(&args.kafka)?;
     let state = Arc::new(AppState {
         producer,
         prometheus,
+    });
+    // The collector serves even while Kafka is away (answering 503 once the queue fills),
+    // so a missing topic or broker is a warning here, not a reason not to start.
+    let checker = state.clone();
+    tokio::task::spawn_blocking(move || {
+        match checker.producer.check_topic(Duration::from_secs(30)) {
+            Ok(partitions) => tracing::info!(partitions, "Kafka topic found"),
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "Kafka not ready"),
+        }
     });
     let app = router(state.clone(), &args)?;
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -99,8 +99,9 @@ fn parse_start_time(s: &str) -> Result<i64, String> {
 /// Returns the number of events sent, all delivered.
 ///
 /// # Errors
-/// Invalid flags, an unwritable log, a record librdkafka refuses, or records Kafka did not
-/// acknowledge within 60 s of the end.
+/// Invalid flags, a topic that does not exist or brokers that do not answer within 30 s, an
+/// unwritable log, a record librdkafka refuses, any record Kafka failed to take, or records
+/// not acknowledged within 60 s of the end.
 pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
     let seed = args
         .seed
@@ -133,6 +134,8 @@ pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
     );
 
     let producer = EventProducer::new(&args.kafka)?;
+    let partitions = producer.check_topic(Duration::from_secs(30))?;
+    tracing::debug!(partitions, "topic found");
     let mut log = match &args.log {
         Some(path) => Some(BufWriter::new(
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -155,15 +158,21 @@ pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
             }
         }
         let json = sim.event.to_json()?;
-        loop {
+        let mut queued = false;
+        while !queued && !stop.load(Ordering::Relaxed) {
             match producer.enqueue(&sim.event, &json)? {
-                Enqueue::Queued => break,
+                Enqueue::Queued => queued = true,
                 // Kafka is behind: wait for librdkafka to drain its queue.
                 Enqueue::QueueFull => std::thread::sleep(Duration::from_millis(5)),
             }
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
+        }
+        if !queued {
+            break;
+        }
+        // Fail fast rather than simulate on while Kafka drops what we send.
+        let failed = producer.counter().failed();
+        if failed > 0 {
+            bail!("{failed} records could not be delivered to Kafka; stopping");
         }
         if let Some(log) = &mut log {
             writeln!(log, "{json}").context("writing the event log")?;

@@ -31,7 +31,7 @@ struct Record {
 }
 
 /// Every record of `topic` (all partitions), after checking from the partitions' watermarks
-/// that there are exactly `expected` of them.
+/// that there are exactly `expected` of them (waiting up to 30 s for them to arrive).
 fn read_topic(s: &Stack, topic: &str, expected: usize) -> Vec<Record> {
     let consumer: BaseConsumer = kafka_config(s)
         .set("group.id", unique_name("producer_test"))
@@ -51,6 +51,11 @@ fn read_topic(s: &Stack, topic: &str, expected: usize) -> Vec<Record> {
         assignment
             .add_partition_offset(topic, p, Offset::Beginning)
             .unwrap();
+    }
+    // Producers deliver asynchronously: wait (at most 30 s) for the records to be there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while records_on(&consumer, topic) < expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(records_on(&consumer, topic), expected, "records on {topic}");
     consumer.assign(&assignment).unwrap();
@@ -214,6 +219,30 @@ async fn same_seed_and_flags_give_the_same_log_byte_for_byte() {
     read_topic(s, &topic, 3_000);
 
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_to_a_missing_topic_fails_fast_with_a_clear_error() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_missing");
+    let began = Instant::now();
+    let output = Command::new(binary("wa-producer").unwrap())
+        .args(["simulate", "--brokers", &s.kafka_brokers, "--topic", &topic])
+        .args(["--events", "10", "--seed", "1"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Kafka topic {topic} does not exist")),
+        "{stderr}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        began.elapsed()
+    );
 }
 
 /// A `wa-producer serve` process, killed when dropped.
