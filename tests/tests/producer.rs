@@ -245,6 +245,75 @@ async fn simulate_to_a_missing_topic_fails_fast_with_a_clear_error() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn late_events_follow_the_documented_rule_and_reach_kafka_with_their_time() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_late");
+    create_topic(s, &topic, 2).await.unwrap();
+    let dir = std::env::temp_dir().join(unique_name("producer_late"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 2000/s for 10 000 events (5 s); late events 1 s old, from stream time 2 s (event 4000).
+    let flags = [
+        "--events",
+        "10000",
+        "--rate",
+        "2000",
+        "--seed",
+        "3",
+        "--late-fraction",
+        "0.1",
+        "--late-by-ms",
+        "1000",
+        "--out-of-order-ms",
+        "100",
+    ];
+    let log = simulate(s, &topic, &dir.join("late.ndjson"), &flags);
+    let times: Vec<i64> = log
+        .lines()
+        .map(|l| events::parse(l.as_bytes()).unwrap().event_time_ms)
+        .collect();
+    assert_eq!(times.len(), 10_000);
+    // The rule of the generator's doc: late iff more than late_by_ms / 2 below the largest
+    // event time logged before it.
+    let mut max_before = i64::MIN;
+    let mut late = Vec::new();
+    for (i, &t) in times.iter().enumerate() {
+        if max_before != i64::MIN && t < max_before - 500 {
+            late.push(i);
+            assert!(
+                max_before - t >= 1_000 - 100 - 1,
+                "event {i} late by {}",
+                max_before - t
+            );
+        } else {
+            max_before = max_before.max(t);
+        }
+    }
+    assert!(
+        late.iter().all(|&i| i >= 4_000),
+        "a late event before 2 × late_by_ms"
+    );
+    // ~10 % of the 6000 events from 4000 on.
+    assert!(
+        (450..750).contains(&late.len()),
+        "{} late events",
+        late.len()
+    );
+    let records = read_topic(s, &topic, 10_000);
+    let late_times: std::collections::BTreeSet<i64> = late.iter().map(|&i| times[i]).collect();
+    let late_records = records
+        .iter()
+        .filter(|r| late_times.contains(&r.timestamp_ms.unwrap()))
+        .count();
+    assert!(
+        late_records >= late.len(),
+        "late events lost their time on Kafka"
+    );
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A `wa-producer serve` process, killed when dropped.
 struct Collector {
     child: Child,
