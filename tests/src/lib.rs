@@ -5,6 +5,8 @@
 //! - [`stack()`] makes sure the stack is up, starting it once per test run if it is not, and
 //!   gives the endpoints. A missing prerequisite (java, mvn, python3) fails the test with a
 //!   message saying what to install; nothing is ever skipped.
+//! - [`binary`] builds a workspace binary (`wa-producer`, …) and gives its path, so tests run
+//!   the real programs.
 //! - [`unique_name`] gives each test its own topic, table and HDFS path names.
 //! - [`Stack::hive_sql`] runs Hive SQL through the Thrift server (Hive's own ORC reader) and
 //!   returns typed rows.
@@ -14,10 +16,12 @@
 //!
 //! Must never: mock a service, or pass when a service is missing.
 
+mod bin;
 mod hive_sql;
 mod kafka;
 mod stack;
 
+pub use bin::binary;
 pub use hive_sql::{Column, ResultSet};
 pub use kafka::{create_topic, kafka_config};
 pub use stack::{stack, Stack, StackGuard};

@@ -1,0 +1,259 @@
+//! `wa-producer serve`: the HTTP collector for real browsers.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /collect` | body: one JSON event, a JSON array of events, or NDJSON ([`crate::batch`]). Missing `event_id` (a UUID) and `event_time` (now) are filled, missing `browser`/`os` come from `User-Agent`. `204` when every event was accepted; `400` + JSON `{"accepted": n, "rejected_count": m, "rejected": [{"index", "reason", "field", "detail"}, …]}` (at most 100 listed) when some were not — the valid ones are still sent; `413` over `--max-body-bytes`; `503` + `Retry-After: 1` when Kafka's local queue is full (the valid events before the first refused one were sent: `accepted` says how many) |
+//! | `GET /collect.js` | the beacon script a page includes |
+//! | `GET /health` | `200` `{"status":"ok", …}` while the process serves |
+//! | `GET /metrics` | Prometheus text format |
+//!
+//! CORS: every route answers browsers from `--cors-origins`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use events::Fill;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::batch::split_items;
+use crate::kafka::{Enqueue, EventProducer, KafkaArgs};
+use crate::user_agent;
+
+/// The beacon script served at `GET /collect.js`.
+const COLLECT_JS: &str = include_str!("collect.js");
+
+/// Most rejected items listed in a 400 response (the count is always complete).
+const MAX_LISTED_REJECTIONS: usize = 100;
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "WA_COLLECTOR_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Largest accepted request body, bytes (larger: 413). Each event in it is also limited
+    /// to 64 KiB (`events::MAX_EVENT_BYTES`).
+    #[arg(long, env = "WA_COLLECTOR_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Origins allowed to send beacons (CORS), comma-separated, e.g.
+    /// `https://shop.example,https://www.shop.example`; `*` allows any origin.
+    #[arg(
+        long,
+        env = "WA_COLLECTOR_CORS_ORIGINS",
+        default_value = "*",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+struct AppState {
+    producer: EventProducer,
+    prometheus: PrometheusHandle,
+}
+
+/// Serves until Ctrl-C or SIGTERM, then flushes Kafka (at most 30 s).
+///
+/// # Errors
+/// A bad flag, an address that cannot be bound, or undelivered events at shutdown.
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let prometheus = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the Prometheus recorder")?;
+    // Every reason shows up (as 0) before the first rejection, so dashboards and alerts
+    // see the series from the start.
+    for reason in events::RejectReason::ALL {
+        metrics::counter!("wa_producer_events_rejected_total", "reason" => reason.as_str())
+            .absolute(0);
+    }
+    let producer = EventProducer::new(&args.kafka)?;
+    let state = Arc::new(AppState {
+        producer,
+        prometheus,
+    });
+    // The collector serves even while Kafka is away (answering 503 once the queue fills),
+    // so a missing topic or broker is a warning here, not a reason not to start.
+    let checker = state.clone();
+    tokio::task::spawn_blocking(move || {
+        match checker.producer.check_topic(Duration::from_secs(30)) {
+            Ok(partitions) => tracing::info!(partitions, "Kafka topic found"),
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "Kafka not ready"),
+        }
+    });
+    let app = router(state.clone(), &args)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, topic = %args.kafka.topic, "collector listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(crate::shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("shutting down: flushing Kafka");
+    tokio::task::spawn_blocking(move || state.producer.flush(Duration::from_secs(30)))
+        .await
+        .context("flush task")?
+}
+
+fn router(state: Arc<AppState>, args: &ServeArgs) -> Result<Router> {
+    let origins = if args.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list = args
+            .cors_origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o.trim()).with_context(|| format!("CORS origin {o:?}")))
+            .collect::<Result<Vec<_>>>()?;
+        AllowOrigin::list(list)
+    };
+    let cors = CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([CONTENT_TYPE])
+        .max_age(Duration::from_secs(86_400));
+    Ok(Router::new()
+        .route("/collect", post(collect))
+        .route("/collect.js", get(collect_js))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
+        .layer(DefaultBodyLimit::max(args.max_body_bytes))
+        .layer(cors)
+        .with_state(state))
+}
+
+async fn collect(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let items = split_items(&body);
+    let mut accepted = 0usize;
+    let mut rejected_count = 0usize;
+    let mut rejected = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        metrics::counter!("wa_producer_events_received_total", "source" => "collect").increment(1);
+        let fill = Fill {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_time_ms: now_ms,
+        };
+        let mut event = match events::parse_filling(item, &fill) {
+            Ok(event) => event,
+            Err(rejection) => {
+                metrics::counter!("wa_producer_events_rejected_total", "reason" => rejection.reason.as_str())
+                    .increment(1);
+                rejected_count += 1;
+                if rejected.len() < MAX_LISTED_REJECTIONS {
+                    rejected.push(json!({
+                        "index": index,
+                        "reason": rejection.reason.as_str(),
+                        "field": rejection.field,
+                        "detail": rejection.detail,
+                    }));
+                }
+                continue;
+            }
+        };
+        if event.browser.is_none() {
+            event.browser = user_agent.and_then(user_agent::browser).map(str::to_owned);
+        }
+        if event.os.is_none() {
+            event.os = user_agent.and_then(user_agent::os).map(str::to_owned);
+        }
+        let sent = event
+            .to_json()
+            .context("serialising a validated event")
+            .and_then(|json| state.producer.enqueue(&event, &json));
+        match sent {
+            Ok(Enqueue::Queued) => {
+                accepted += 1;
+                metrics::counter!("wa_producer_events_sent_total", "source" => "collect")
+                    .increment(1);
+            }
+            Ok(Enqueue::QueueFull) => {
+                tracing::warn!(accepted, "Kafka queue full: answering 503");
+                return respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(json!({
+                        "error": "Kafka is backed up; retry later",
+                        "accepted": accepted,
+                        "rejected_count": rejected_count,
+                        "rejected": rejected,
+                    })),
+                );
+            }
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "enqueueing an event");
+                return respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Some(json!({ "error": format!("{error:#}"), "accepted": accepted })),
+                );
+            }
+        }
+    }
+    if rejected_count == 0 {
+        respond(StatusCode::NO_CONTENT, None)
+    } else {
+        respond(
+            StatusCode::BAD_REQUEST,
+            Some(json!({
+                "accepted": accepted,
+                "rejected_count": rejected_count,
+                "rejected": rejected,
+            })),
+        )
+    }
+}
+
+fn respond(status: StatusCode, body: Option<serde_json::Value>) -> Response {
+    metrics::counter!("wa_producer_http_requests_total", "route" => "/collect", "status" => status.as_str().to_owned())
+        .increment(1);
+    let mut response = match body {
+        Some(body) => (status, Json(body)).into_response(),
+        None => status.into_response(),
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+async fn collect_js() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=300"),
+        ],
+        COLLECT_JS,
+    )
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let counter = state.producer.counter();
+    Json(json!({
+        "status": "ok",
+        "events_delivered": counter.delivered(),
+        "delivery_errors": counter.failed(),
+    }))
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.prometheus.render(),
+    )
+}

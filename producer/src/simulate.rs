@@ -1,0 +1,257 @@
+//! `wa-producer simulate`: sends the [`Generator`]'s events to Kafka at `--rate`, paced by
+//! the wall clock, logging each one (`--log`) and showing progress.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::generator::{Generator, SimConfig};
+use crate::kafka::{Enqueue, EventProducer, KafkaArgs};
+
+/// Flags of `simulate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// Events per second (stream time, and wall-clock pace).
+    #[arg(long, env = "WA_SIM_RATE", default_value_t = 100.0)]
+    pub rate: f64,
+
+    /// Stop after this many events. Without it and without `--duration`: run until Ctrl-C.
+    #[arg(long, env = "WA_SIM_EVENTS", conflicts_with = "duration")]
+    pub events: Option<u64>,
+
+    /// Stop after this much stream time, e.g. `30s`, `5m`, `1h`, `500ms`
+    /// (`floor(duration × rate)` events).
+    #[arg(long, env = "WA_SIM_DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Seed of the simulation: same seed and flags → the same events, byte for byte.
+    /// Default: a random seed, logged at start.
+    #[arg(long, env = "WA_SIM_SEED")]
+    pub seed: Option<u64>,
+
+    /// Stream time of the first event, RFC 3339 or UTC epoch ms. Default: now. Give it to
+    /// reproduce a run exactly (event times included).
+    #[arg(long, env = "WA_SIM_START_TIME", value_parser = parse_start_time)]
+    pub start_time: Option<i64>,
+
+    /// Largest backward jitter of event times, ms (keep it below the dataflow's
+    /// out-of-orderness bound so these events stay on time). 0: in order.
+    #[arg(long, env = "WA_SIM_OUT_OF_ORDER_MS", default_value_t = 0)]
+    pub out_of_order_ms: u64,
+
+    /// Share of late events (0..=1), once the stream has run for 2 × `--late-by-ms`.
+    #[arg(long, env = "WA_SIM_LATE_FRACTION", default_value_t = 0.0)]
+    pub late_fraction: f64,
+
+    /// How much older than the stream's current time a late event is, ms.
+    #[arg(long, env = "WA_SIM_LATE_BY_MS", default_value_t = 120_000)]
+    pub late_by_ms: u64,
+
+    /// Number of distinct simulated users.
+    #[arg(long, env = "WA_SIM_USERS", default_value_t = 100_000)]
+    pub users: u64,
+
+    /// Write every event sent, one wire-form JSON object per line (NDJSON), to this file.
+    #[arg(long, env = "WA_SIM_LOG")]
+    pub log: Option<PathBuf>,
+}
+
+/// Parses `30s`, `5m`, `1h`, `250ms` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration such as 30s, 5m, 1h, 250ms; got {s:?}"))?;
+    let secs = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("unknown duration unit {unit:?} (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Parses RFC 3339 or UTC epoch milliseconds.
+fn parse_start_time(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(ms) => events::format_event_time(ms)
+            .map(|_| ms)
+            .ok_or_else(|| format!("{ms} ms is outside years 0001..=9999")),
+        Err(_) => events::parse_event_time(s.trim()).map_err(|e| e.to_string()),
+    }
+}
+
+/// Runs the simulation until its end (`--events`, `--duration`) or until `stop` is set.
+/// Returns the number of events sent, all delivered.
+///
+/// # Errors
+/// Invalid flags, a topic that does not exist or brokers that do not answer within 30 s, an
+/// unwritable log, a record librdkafka refuses, any record Kafka failed to take, or records
+/// not acknowledged within 60 s of the end.
+pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
+    let seed = args
+        .seed
+        .unwrap_or_else(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    let start_ms = args
+        .start_time
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    let config = SimConfig {
+        seed,
+        rate_per_sec: args.rate,
+        start_ms,
+        out_of_order_ms: args.out_of_order_ms,
+        late_fraction: args.late_fraction,
+        late_by_ms: args.late_by_ms,
+        users: args.users,
+    };
+    let generator = Generator::new(config).context("invalid simulation flags")?;
+    let limit = match (args.events, args.duration) {
+        (Some(n), _) => Some(n),
+        (None, Some(d)) => Some((d.as_secs_f64() * args.rate).floor() as u64),
+        (None, None) => None,
+    };
+    tracing::info!(
+        seed,
+        start_ms,
+        rate = args.rate,
+        events = limit,
+        topic = %args.kafka.topic,
+        "simulate"
+    );
+
+    let producer = EventProducer::new(&args.kafka)?;
+    let partitions = producer.check_topic(Duration::from_secs(30))?;
+    tracing::debug!(partitions, "topic found");
+    let mut log = match &args.log {
+        Some(path) => Some(BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let progress = progress_bar(limit);
+
+    let began = Instant::now();
+    let mut sent = 0u64;
+    for sim in generator {
+        if limit.is_some_and(|n| sent >= n) || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // Pace: slot i is sent once the wall clock has advanced as far as its stream time.
+        let due = Duration::from_millis(sim.offset_ms.max(0) as u64);
+        if let Some(wait) = due.checked_sub(began.elapsed()) {
+            if wait >= Duration::from_millis(1) {
+                std::thread::sleep(wait);
+            }
+        }
+        let json = sim.event.to_json()?;
+        let mut queued = false;
+        while !queued && !stop.load(Ordering::Relaxed) {
+            match producer.enqueue(&sim.event, &json)? {
+                Enqueue::Queued => queued = true,
+                // Kafka is behind: wait for librdkafka to drain its queue.
+                Enqueue::QueueFull => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        if !queued {
+            break;
+        }
+        // Fail fast rather than simulate on while Kafka drops what we send.
+        let failed = producer.counter().failed();
+        if failed > 0 {
+            bail!("{failed} records could not be delivered to Kafka; stopping");
+        }
+        if let Some(log) = &mut log {
+            writeln!(log, "{json}").context("writing the event log")?;
+        }
+        sent += 1;
+        metrics::counter!("wa_producer_events_sent_total", "source" => "simulate").increment(1);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    if let Some(log) = &mut log {
+        log.flush().context("writing the event log")?;
+    }
+    let enqueued_secs = began.elapsed().as_secs_f64();
+    producer.flush(Duration::from_secs(60))?;
+    let secs = began.elapsed().as_secs_f64();
+    let delivered = producer.counter().delivered();
+    if delivered != sent {
+        bail!("{sent} events sent but {delivered} acknowledged by Kafka");
+    }
+    tracing::info!(
+        events = sent,
+        enqueued_secs,
+        delivered_secs = secs,
+        events_per_sec = (sent as f64 / secs).round(),
+        "simulate done: every event acknowledged"
+    );
+    Ok(sent)
+}
+
+/// A bar with totals and rate when the end is known, a counter otherwise; drawn on stderr
+/// only when it is a terminal (indicatif hides it otherwise).
+fn progress_bar(limit: Option<u64>) -> ProgressBar {
+    match limit {
+        Some(n) => {
+            let bar = ProgressBar::new(n);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} events {per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => {
+            let bar = ProgressBar::new_spinner();
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} {spinner} {human_pos} events {per_sec}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "s", "10x", "-1s", "1e999s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn start_times() {
+        assert_eq!(parse_start_time("1796011699123"), Ok(1_796_011_699_123));
+        assert_eq!(
+            parse_start_time("2026-11-30T04:08:19.123Z"),
+            Ok(1_796_011_699_123)
+        );
+        assert!(parse_start_time("yesterday").is_err());
+        assert!(parse_start_time("99999999999999999").is_err());
+    }
+}

@@ -1,0 +1,738 @@
+//! The real `wa-producer` binary against the local real Kafka:
+//! - `simulate --events N --seed S` puts exactly N valid records on a fresh topic, equal to
+//!   its `--log`, keyed by session, timestamped with the event time; the same seed and flags
+//!   give the same log byte for byte.
+//! - `serve` answers malformed and oversize requests with the right status and stays up;
+//!   valid events (also those next to invalid ones) reach Kafka, with ids, times, browser and
+//!   os filled in; a full Kafka queue is answered 503 with `Retry-After`.
+
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Message, Timestamp};
+use rdkafka::{Offset, TopicPartitionList};
+use reqwest::StatusCode;
+use wa_tests::{binary, create_topic, kafka_config, stack, unique_name, Stack};
+
+/// A Kafka record as the tests compare it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Record {
+    partition: i32,
+    offset: i64,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    timestamp_ms: Option<i64>,
+}
+
+/// Every record of `topic` (all partitions), after checking from the partitions' watermarks
+/// that there are exactly `expected` of them (waiting up to 30 s for them to arrive).
+fn read_topic(s: &Stack, topic: &str, expected: usize) -> Vec<Record> {
+    let consumer: BaseConsumer = kafka_config(s)
+        .set("group.id", unique_name("producer_test"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    let mut assignment = TopicPartitionList::new();
+    for &p in &partitions {
+        assignment
+            .add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    // Producers deliver asynchronously: wait (at most 30 s) for the records to be there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while records_on(&consumer, topic) < expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(records_on(&consumer, topic), expected, "records on {topic}");
+    consumer.assign(&assignment).unwrap();
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while records.len() < expected && Instant::now() < deadline {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message.unwrap();
+            records.push(Record {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().unwrap_or_default().to_vec(),
+                value: message.payload().unwrap_or_default().to_vec(),
+                timestamp_ms: match message.timestamp() {
+                    Timestamp::CreateTime(ms) => Some(ms),
+                    _ => None,
+                },
+            });
+        }
+    }
+    assert_eq!(records.len(), expected, "records consumed from {topic}");
+    records.sort();
+    records
+}
+
+/// Number of records on `topic`: the sum over its partitions of high − low watermark.
+fn records_on(consumer: &BaseConsumer, topic: &str) -> usize {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut total = 0;
+    for partition in metadata.topics()[0].partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            .unwrap();
+        total += high - low;
+    }
+    total as usize
+}
+
+/// Runs `wa-producer simulate` to the end and returns its log.
+fn simulate(s: &Stack, topic: &str, log: &Path, extra: &[&str]) -> String {
+    let output = Command::new(binary("wa-producer").unwrap())
+        .args(["simulate", "--brokers", &s.kafka_brokers, "--topic", topic])
+        .arg("--log")
+        .arg(log)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "simulate failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(log).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_puts_exactly_n_valid_records_matching_its_log() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_sim");
+    create_topic(s, &topic, 3).await.unwrap();
+    let dir = std::env::temp_dir().join(unique_name("producer_sim"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = 3_000;
+
+    let flags = [
+        "--events",
+        "3000",
+        "--seed",
+        "42",
+        "--rate",
+        "3000",
+        "--start-time",
+        "2026-11-30T04:00:00Z",
+        "--out-of-order-ms",
+        "500",
+    ];
+    let log = simulate(s, &topic, &dir.join("a.ndjson"), &flags);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), n);
+
+    let records = read_topic(s, &topic, n);
+    // The topic holds exactly the logged events (as multisets of values).
+    let mut logged: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    let mut sent: Vec<&[u8]> = records.iter().map(|r| r.value.as_slice()).collect();
+    logged.sort();
+    sent.sort();
+    assert!(logged == sent, "topic content differs from the log");
+
+    // Every record valid, keyed by its session, timestamped with its event time, and each
+    // session's events in log order within one partition.
+    let log_position: BTreeMap<&[u8], usize> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_bytes(), i))
+        .collect();
+    assert_eq!(log_position.len(), n, "duplicate lines in the log");
+    let mut last_of_session: BTreeMap<Vec<u8>, (i32, usize)> = BTreeMap::new();
+    for record in &records {
+        let event = events::parse(&record.value).unwrap();
+        assert_eq!(record.key, event.session_id.as_bytes());
+        assert_eq!(record.timestamp_ms, Some(event.event_time_ms));
+        let position = log_position[record.value.as_slice()];
+        if let Some((partition, previous)) =
+            last_of_session.insert(record.key.clone(), (record.partition, position))
+        {
+            assert_eq!(partition, record.partition, "a session spans partitions");
+            assert!(previous < position, "a session's events were reordered");
+        }
+    }
+    let partitions: std::collections::BTreeSet<i32> = records.iter().map(|r| r.partition).collect();
+    assert_eq!(
+        partitions.len(),
+        3,
+        "sessions did not spread over partitions"
+    );
+    let page_views = records
+        .iter()
+        .filter(|r| events::parse(&r.value).unwrap().event_type == "page_view")
+        .count();
+    assert!(page_views > n / 5, "{page_views} page views");
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_seed_and_flags_give_the_same_log_byte_for_byte() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_seed");
+    create_topic(s, &topic, 2).await.unwrap();
+    let dir = std::env::temp_dir().join(unique_name("producer_seed"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flags = |seed: &'static str| {
+        [
+            "--duration",
+            "500ms",
+            "--rate",
+            "2000",
+            "--seed",
+            seed,
+            "--start-time",
+            "1796011200000",
+            "--out-of-order-ms",
+            "300",
+        ]
+    };
+
+    let first = simulate(s, &topic, &dir.join("1.ndjson"), &flags("7"));
+    let second = simulate(s, &topic, &dir.join("2.ndjson"), &flags("7"));
+    let other = simulate(s, &topic, &dir.join("3.ndjson"), &flags("8"));
+    // --duration 500ms at 2000/s = 1000 events.
+    assert_eq!(first.lines().count(), 1_000);
+    assert!(first == second, "same seed, different logs");
+    assert!(first != other, "different seeds, same log");
+    assert!(first.starts_with(r#"{"event_id":""#));
+    assert!(first.contains(r#""event_time":"2026-11-30T04:00:00.000Z""#));
+    read_topic(s, &topic, 3_000);
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_to_a_missing_topic_fails_fast_with_a_clear_error() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_missing");
+    let began = Instant::now();
+    let output = Command::new(binary("wa-producer").unwrap())
+        .args(["simulate", "--brokers", &s.kafka_brokers, "--topic", &topic])
+        .args(["--events", "10", "--seed", "1"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Kafka topic {topic} does not exist")),
+        "{stderr}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        began.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn late_events_follow_the_documented_rule_and_reach_kafka_with_their_time() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_late");
+    create_topic(s, &topic, 2).await.unwrap();
+    let dir = std::env::temp_dir().join(unique_name("producer_late"));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 2000/s for 10 000 events (5 s); late events 1 s old, from stream time 2 s (event 4000).
+    let flags = [
+        "--events",
+        "10000",
+        "--rate",
+        "2000",
+        "--seed",
+        "3",
+        "--late-fraction",
+        "0.1",
+        "--late-by-ms",
+        "1000",
+        "--out-of-order-ms",
+        "100",
+    ];
+    let log = simulate(s, &topic, &dir.join("late.ndjson"), &flags);
+    let times: Vec<i64> = log
+        .lines()
+        .map(|l| events::parse(l.as_bytes()).unwrap().event_time_ms)
+        .collect();
+    assert_eq!(times.len(), 10_000);
+    // The rule of the generator's doc: late iff more than late_by_ms / 2 below the largest
+    // event time logged before it.
+    let mut max_before = i64::MIN;
+    let mut late = Vec::new();
+    for (i, &t) in times.iter().enumerate() {
+        if max_before != i64::MIN && t < max_before - 500 {
+            late.push(i);
+            assert!(
+                max_before - t >= 1_000 - 100 - 1,
+                "event {i} late by {}",
+                max_before - t
+            );
+        } else {
+            max_before = max_before.max(t);
+        }
+    }
+    assert!(
+        late.iter().all(|&i| i >= 4_000),
+        "a late event before 2 × late_by_ms"
+    );
+    // ~10 % of the 6000 events from 4000 on.
+    assert!(
+        (450..750).contains(&late.len()),
+        "{} late events",
+        late.len()
+    );
+    let records = read_topic(s, &topic, 10_000);
+    let late_times: std::collections::BTreeSet<i64> = late.iter().map(|&i| times[i]).collect();
+    let late_records = records
+        .iter()
+        .filter(|r| late_times.contains(&r.timestamp_ms.unwrap()))
+        .count();
+    assert!(
+        late_records >= late.len(),
+        "late events lost their time on Kafka"
+    );
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A `wa-producer serve` process, killed when dropped.
+struct Collector {
+    child: Child,
+    base: String,
+}
+
+impl Collector {
+    async fn start(brokers: &str, topic: &str, extra: &[&str]) -> Collector {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let child = Command::new(binary("wa-producer").unwrap())
+            .args(["serve", "--brokers", brokers, "--topic", topic])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut collector = Collector {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            collector.assert_running();
+            if let Ok(response) = reqwest::get(format!("{}/health", collector.base)).await {
+                if response.status() == StatusCode::OK {
+                    return collector;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "collector not healthy after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("collector exited: {status}");
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+fn event(n: u32) -> String {
+    format!(
+        r#"{{"event_id":"ev-{n}","user_id":"u-1","session_id":"s-{n}","event_type":"click","page_url":"/p/{n}","event_time":"2026-11-30T04:00:00.{n:03}Z"}}"#
+    )
+}
+
+async fn post(
+    client: &reqwest::Client,
+    c: &Collector,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, String, Option<String>) {
+    let response = client
+        .post(format!("{}/collect", c.base))
+        .header("user-agent", UA)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, response.text().await.unwrap(), retry_after)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collector_answers_bad_requests_and_stays_up() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_collect");
+    create_topic(s, &topic, 2).await.unwrap();
+    let mut c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let client = reqwest::Client::new();
+
+    // Valid: one event without id and time (filled), an array, NDJSON.
+    let bare =
+        r#"{"user_id":"u-9","session_id":"s-9","event_type":"page_view","page_url":"/home"}"#;
+    assert_eq!(post(&client, &c, bare).await.0, StatusCode::NO_CONTENT);
+    let array = format!("[{}, {}]", event(1), event(2));
+    assert_eq!(post(&client, &c, array).await.0, StatusCode::NO_CONTENT);
+    let ndjson = format!("{}\n{}\r\n\n{}\n", event(3), event(4), event(5));
+    assert_eq!(post(&client, &c, ndjson).await.0, StatusCode::NO_CONTENT);
+
+    // A batch with invalid items: 400 naming them, the valid ones still sent.
+    let mixed = format!(
+        r#"[{}, {{"user_id":"u"}}, 42, {}]"#,
+        event(6),
+        event(7).replace(r#""page_url":"/p/7""#, r#""page_url":7"#)
+    );
+    let (status, body, _) = post(&client, &c, mixed).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["accepted"], 1);
+    assert_eq!(body["rejected_count"], 3);
+    let reasons: Vec<(u64, &str)> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [(1, "missing_field"), (2, "not_object"), (3, "wrong_type")]
+    );
+
+    // Malformed bodies: 400 with the reason.
+    let deep = "[".repeat(60_000);
+    let mut bad_utf8 = event(8).into_bytes();
+    bad_utf8[20] = 0xff;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not JSON", b"hello world".to_vec(), "not_json"),
+        ("empty", Vec::new(), "not_json"),
+        ("invalid UTF-8", bad_utf8, "invalid_utf8"),
+        ("deeply nested", deep.into_bytes(), "not_json"),
+        (
+            "array of garbage",
+            br#"[1, "x", null, [], {}]"#.to_vec(),
+            "not_object",
+        ),
+        (
+            "event over 64 KiB",
+            event(9).replace("/p/9", &"/x".repeat(40_000)).into_bytes(),
+            "oversize",
+        ),
+        (
+            "odd event_time",
+            event(10)
+                .replace("2026-11-30T04:00:00.010Z", "30/11/2026")
+                .into_bytes(),
+            "invalid_event_time",
+        ),
+    ];
+    for (name, body, reason) in cases {
+        let (status, text, _) = post(&client, &c, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {text}");
+        let text: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(text["rejected"][0]["reason"], reason, "{name}");
+        c.assert_running();
+    }
+
+    // Over the 1 MiB default body limit: 413, with or without a Content-Length.
+    // (Over a raw connection: the collector answers as soon as it knows, without reading
+    // the rest, which an HTTP client library reports as a broken pipe instead of the answer.)
+    for (framing, size) in [
+        (Framing::ContentLength, 1024 * 1024 + 1),
+        (Framing::ContentLength, 10 * 1024 * 1024),
+        (Framing::Chunked, 2 * 1024 * 1024),
+    ] {
+        let status_line = post_raw(&c, framing, size).await;
+        assert!(
+            status_line.starts_with("HTTP/1.1 413"),
+            "{framing:?} {size} bytes: {status_line}"
+        );
+        c.assert_running();
+    }
+    // Exactly at the limit is read (and rejected as empty JSON, not as too large).
+    let (status, _, _) = post(&client, &c, vec![b' '; 1024 * 1024]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Still up; the other routes answer.
+    c.assert_running();
+    let health = reqwest::get(format!("{}/health", c.base)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let script = reqwest::get(format!("{}/collect.js", c.base))
+        .await
+        .unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(script.text().await.unwrap().contains("sendBeacon"));
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, format!("{}/collect", c.base))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let metrics = reqwest::get(format!("{}/metrics", c.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"wa_producer_events_rejected_total{reason="not_json"} 4"#),
+        "{metrics}"
+    );
+
+    // Exactly the 7 valid events reached Kafka, filled and mapped.
+    let records = read_topic(s, &topic, 7);
+    let events: Vec<events::WebEvent> = records
+        .iter()
+        .map(|r| events::parse(&r.value).unwrap())
+        .collect();
+    let mut ids: Vec<&str> = events
+        .iter()
+        .map(|e| e.event_id.as_str())
+        .filter(|id| id.starts_with("ev-"))
+        .collect();
+    ids.sort();
+    let filled = events.iter().find(|e| e.session_id == "s-9").unwrap();
+    assert!(uuid::Uuid::parse_str(&filled.event_id).is_ok());
+    assert!((filled.event_time_ms - now_ms()).abs() < 120_000);
+    assert_eq!(ids, ["ev-1", "ev-2", "ev-3", "ev-4", "ev-5", "ev-6"]);
+    for (event, record) in events.iter().zip(&records) {
+        assert_eq!(event.browser.as_deref(), Some("Chrome"));
+        assert_eq!(event.os.as_deref(), Some("Linux"));
+        assert_eq!(record.key, event.session_id.as_bytes());
+        assert_eq!(record.timestamp_ms, Some(event.event_time_ms));
+    }
+    c.assert_running();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collector_answers_503_with_retry_after_when_the_kafka_queue_is_full() {
+    let s = stack();
+    let _claim = s.shared();
+    // A broker nobody listens on: nothing drains librdkafka's queue of 2 records.
+    let mut c = Collector::start(
+        "127.0.0.1:1",
+        "unreachable",
+        &["-X", "queue.buffering.max.messages=2"],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let ndjson: String = (1..=5).map(|n| event(n) + "\n").collect();
+    let (status, body, retry_after) = post(&client, &c, ndjson).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["accepted"], 2);
+    c.assert_running();
+    let health = reqwest::get(format!("{}/health", c.base)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn headless_chromium_sends_beacons_that_reach_kafka() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser` \
+         (and `apt-get install chromium` for /usr/bin/chromium)"
+    );
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_browser");
+    create_topic(s, &topic, 1).await.unwrap();
+    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+
+    // The test page, from another origin (port) than the collector, as on a real site.
+    let page = format!(
+        "<!doctype html><html><head><title>shop</title>\
+         <script src=\"{}/collect.js\" async></script></head>\
+         <body><button id=\"buy\">Buy</button><div style=\"height:6000px\"></div></body></html>",
+        c.base
+    );
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page_url = format!("http://{}/shop", site.local_addr().unwrap());
+    let server = tokio::spawn(serve_page(site, page));
+
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg(browser_dir.join("beacon.mjs"))
+            .arg(&page_url)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the browser did not finish within 120 s")
+    .expect("running node (install nodejs)");
+    server.abort();
+    assert!(
+        output.status.success(),
+        "beacon.mjs failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let user_agent = report["user_agent"].as_str().unwrap();
+    assert!(
+        user_agent.contains("Chrome/") && user_agent.contains("Linux"),
+        "{user_agent}"
+    );
+
+    // page_view, click and scroll arrive, with the user agent mapped to browser and os.
+    let consumer: BaseConsumer = kafka_config(s).create().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while records_on(&consumer, &topic) < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let records = read_topic(s, &topic, records_on(&consumer, &topic));
+    let events: Vec<events::WebEvent> = records
+        .iter()
+        .map(|r| events::parse(&r.value).unwrap())
+        .collect();
+    let types: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["click", "page_view", "scroll"].into_iter().collect(),
+        "{events:?}"
+    );
+    for event in &events {
+        assert_eq!(event.browser.as_deref(), Some("Chrome"));
+        assert_eq!(event.os.as_deref(), Some("Linux"));
+        assert_eq!(event.page_url, "/shop");
+        assert_eq!(event.session_id, events[0].session_id);
+        assert!((event.event_time_ms - now_ms()).abs() < 120_000);
+    }
+}
+
+/// Answers every HTTP request on `listener` with `page` (text/html), until aborted.
+async fn serve_page(listener: tokio::net::TcpListener, page: String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        let page = page.clone();
+        tokio::spawn(async move {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// How [`post_raw`] frames its body.
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    /// `Content-Length`: the collector can refuse it before reading.
+    ContentLength,
+    /// `Transfer-Encoding: chunked`: the limit can only be found while reading.
+    Chunked,
+}
+
+/// POSTs `size` spaces to `/collect` over a raw connection and returns the response's status
+/// line. The response is read while the body is still being written, since the collector may
+/// answer (and close) before reading it all.
+async fn post_raw(c: &Collector, framing: Framing, size: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = c.base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let response = tokio::spawn(async move {
+        let mut response = Vec::new();
+        // A reset after the response arrived is fine: the status line is what counts.
+        let _ = reader.read_to_end(&mut response).await;
+        response
+    });
+    let framing_header = match framing {
+        Framing::ContentLength => format!("Content-Length: {size}"),
+        Framing::Chunked => "Transfer-Encoding: chunked".to_owned(),
+    };
+    let head = format!(
+        "POST /collect HTTP/1.1\r\nHost: {address}\r\n{framing_header}\r\nConnection: close\r\n\r\n"
+    );
+    let piece = 64 * 1024;
+    let mut written = writer.write_all(head.as_bytes()).await.is_ok();
+    let mut left = size;
+    while written && left > 0 {
+        let n = left.min(piece);
+        let data = match framing {
+            Framing::ContentLength => vec![b' '; n],
+            Framing::Chunked => format!("{n:x}\r\n{}\r\n", " ".repeat(n)).into_bytes(),
+        };
+        // The collector may answer and close before the whole body is written.
+        written = writer.write_all(&data).await.is_ok();
+        left -= n;
+    }
+    if written {
+        if let Framing::Chunked = framing {
+            let _ = writer.write_all(b"0\r\n\r\n").await;
+        }
+    }
+    let response = tokio::time::timeout(Duration::from_secs(30), response)
+        .await
+        .expect("no response within 30 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response);
+    text.lines().next().unwrap_or_default().to_owned()
+}
