@@ -86,7 +86,10 @@ pub(crate) fn parse_json_lines(out: &str) -> Result<Vec<ResultSet>> {
         if line.starts_with('{') {
             let header: Header =
                 serde_json::from_str(line).with_context(|| format!("bad header line {line:?}"))?;
-            sets.push(ResultSet { columns: header.columns, rows: Vec::new() });
+            sets.push(ResultSet {
+                columns: header.columns,
+                rows: Vec::new(),
+            });
         } else {
             let row: Vec<serde_json::Value> =
                 serde_json::from_str(line).with_context(|| format!("bad row line {line:?}"))?;
@@ -94,7 +97,11 @@ pub(crate) fn parse_json_lines(out: &str) -> Result<Vec<ResultSet>> {
                 bail!("a row came before any column header: {line:?}");
             };
             if row.len() != set.columns.len() {
-                bail!("row {row:?} has {} values for {} columns", row.len(), set.columns.len());
+                bail!(
+                    "row {row:?} has {} values for {} columns",
+                    row.len(),
+                    set.columns.len()
+                );
             }
             set.rows.push(row);
         }

@@ -24,8 +24,9 @@ pub fn kafka_config(stack: &Stack) -> ClientConfig {
 /// # Errors
 /// When the broker is unreachable or refuses the topic.
 pub async fn create_topic(stack: &Stack, topic: &str, partitions: i32) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> =
-        kafka_config(stack).create().context("creating a Kafka admin client")?;
+    let admin: AdminClient<DefaultClientContext> = kafka_config(stack)
+        .create()
+        .context("creating a Kafka admin client")?;
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin
         .create_topics(

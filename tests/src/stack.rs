@@ -56,15 +56,19 @@ static STACK: OnceLock<Stack> = OnceLock::new();
 /// # Panics
 /// With a message saying what to do when a prerequisite is missing or the stack cannot start.
 pub fn stack() -> &'static Stack {
-    STACK.get_or_init(|| match Stack::from_env().and_then(|s| s.ensure_up().map(|()| s)) {
-        Ok(s) => s,
-        Err(e) => panic!("the local real stack is not available: {e:#}"),
-    })
+    STACK.get_or_init(
+        || match Stack::from_env().and_then(|s| s.ensure_up().map(|()| s)) {
+            Ok(s) => s,
+            Err(e) => panic!("the local real stack is not available: {e:#}"),
+        },
+    )
 }
 
 fn env_port(name: &str, default: u16) -> Result<u16> {
     match std::env::var(name) {
-        Ok(v) => v.parse().with_context(|| format!("{name}={v:?} is not a port number")),
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a port number")),
         Err(_) => Ok(default),
     }
 }
@@ -245,7 +249,10 @@ fn check_prerequisites() -> Result<()> {
     let missing: Vec<&str> = [
         ("java", "a JDK 17 (Debian: openjdk-17-jdk-headless)"),
         ("mvn", "Maven (Debian: maven)"),
-        ("python3", "Python 3 with venv (Debian: python3 python3-venv)"),
+        (
+            "python3",
+            "Python 3 with venv (Debian: python3 python3-venv)",
+        ),
     ]
     .iter()
     .filter(|(bin, _)| !std::env::split_paths(&path).any(|dir| dir.join(bin).is_file()))
@@ -274,7 +281,10 @@ fn http_get(port: u16, path: &str) -> Result<String> {
         .split_once("\r\n\r\n")
         .ok_or_else(|| anyhow!("malformed HTTP answer from 127.0.0.1:{port}"))?;
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        bail!("GET {path} on 127.0.0.1:{port}: {}", head.lines().next().unwrap_or(""));
+        bail!(
+            "GET {path} on 127.0.0.1:{port}: {}",
+            head.lines().next().unwrap_or("")
+        );
     }
     Ok(body.to_string())
 }

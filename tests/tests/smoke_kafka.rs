@@ -1,5 +1,7 @@
 //! Kafka is real: an idempotent producer and a consumer round-trip records on a 4-partition topic.
 
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -65,7 +67,10 @@ async fn idempotent_producer_and_consumer_round_trip_on_four_partitions() {
             assert!(previous.is_none(), "a record was delivered twice");
         }
     }
-    assert_eq!(received, sent, "consumed records differ from the acknowledged ones");
+    assert_eq!(
+        received, sent,
+        "consumed records differ from the acknowledged ones"
+    );
 
     // One key, one partition: the property that keeps a session's events in order.
     let mut partitions_of_key: BTreeMap<&str, BTreeSet<i32>> = BTreeMap::new();
@@ -74,5 +79,8 @@ async fn idempotent_producer_and_consumer_round_trip_on_four_partitions() {
     }
     assert!(partitions_of_key.values().all(|p| p.len() == 1));
     let used: BTreeSet<i32> = received.values().map(|(p, _)| *p).collect();
-    assert!(used.len() > 1, "23 keys all landed in one partition: {used:?}");
+    assert!(
+        used.len() > 1,
+        "23 keys all landed in one partition: {used:?}"
+    );
 }

@@ -2,6 +2,8 @@
 //! created from Rust with the `hive_metastore` crate are visible to Hive SQL at once, read
 //! through Hive's own ORC reader, without `MSCK REPAIR`.
 
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
 use hdfs_native::ClientBuilder;
 use hive_metastore::{
     Database, FieldSchema, Partition, SerDeInfo, StorageDescriptor, Table,
@@ -22,7 +24,11 @@ fn column(name: &str, type_name: &str) -> FieldSchema {
 
 fn orc_storage(location: &str) -> StorageDescriptor {
     StorageDescriptor {
-        cols: Some(vec![column("id", "bigint"), column("page", "string"), column("ts", "timestamp")]),
+        cols: Some(vec![
+            column("id", "bigint"),
+            column("page", "string"),
+            column("ts", "timestamp"),
+        ]),
         location: Some(FastStr::new(location)),
         input_format: Some("org.apache.hadoop.hive.ql.io.orc.OrcInputFormat".into()),
         output_format: Some("org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat".into()),
@@ -46,9 +52,15 @@ async fn partition_added_through_the_metastore_is_read_by_hive_sql() {
     let s = stack();
     let _claim = s.shared();
     let settings = s
-        .hive_sql(&["SET spark.sql.hive.convertMetastoreOrc", "SET hive.exec.orc.split.strategy"])
+        .hive_sql(&[
+            "SET spark.sql.hive.convertMetastoreOrc",
+            "SET hive.exec.orc.split.strategy",
+        ])
         .unwrap();
-    assert_eq!(settings[0].rows[0][1], "false", "Spark must read ORC tables with Hive's reader");
+    assert_eq!(
+        settings[0].rows[0][1], "false",
+        "Spark must read ORC tables with Hive's reader"
+    );
     assert_eq!(settings[1].rows[0][1], "ETL");
 
     let db = unique_name("smoke_db");
@@ -93,17 +105,25 @@ async fn partition_added_through_the_metastore_is_read_by_hive_sql() {
     let partition_dir = format!("{root}/events/dt=2026-11-30");
     hdfs.mkdirs(&partition_dir, 0o755, true).await.unwrap();
     let mut moved = 0;
-    for file in hdfs.list_status(&format!("{root}/staging"), false).await.unwrap() {
+    for file in hdfs
+        .list_status(&format!("{root}/staging"), false)
+        .await
+        .unwrap()
+    {
         let name = file.path.rsplit('/').next().unwrap().to_string();
         if !file.isdir && !name.starts_with('_') && !name.starts_with('.') {
-            hdfs.rename(&file.path, &format!("{partition_dir}/{name}"), false).await.unwrap();
+            hdfs.rename(&file.path, &format!("{partition_dir}/{name}"), false)
+                .await
+                .unwrap();
             moved += 1;
         }
     }
     assert!(moved > 0, "Hive wrote no ORC file");
 
     // Not visible before the partition is added ...
-    let before = s.query(&format!("SELECT COUNT(*) FROM {db}.events")).unwrap();
+    let before = s
+        .query(&format!("SELECT COUNT(*) FROM {db}.events"))
+        .unwrap();
     assert_eq!(before.rows_as::<(i64,)>().unwrap(), vec![(0,)]);
 
     ok(hms
@@ -118,15 +138,27 @@ async fn partition_added_through_the_metastore_is_read_by_hive_sql() {
 
     // ... and visible right after, with no MSCK REPAIR.
     let rows = s
-        .query(&format!("SELECT id, page, ts, dt FROM {db}.events ORDER BY id"))
+        .query(&format!(
+            "SELECT id, page, ts, dt FROM {db}.events ORDER BY id"
+        ))
         .unwrap()
         .rows_as::<(i64, Option<String>, String, String)>()
         .unwrap();
     assert_eq!(
         rows,
         vec![
-            (1, Some("/home".into()), "2026-11-30 12:00:00.250".into(), "2026-11-30".into()),
-            (2, None, "2026-11-30 23:59:59.000".into(), "2026-11-30".into()),
+            (
+                1,
+                Some("/home".into()),
+                "2026-11-30 12:00:00.250".into(),
+                "2026-11-30".into()
+            ),
+            (
+                2,
+                None,
+                "2026-11-30 23:59:59.000".into(),
+                "2026-11-30".into()
+            ),
         ]
     );
 

@@ -1,0 +1,17 @@
+//! The timely/differential cluster that replaces the seed's Spark Structured Streaming job.
+//!
+//! Kafka partitions are read by a source operator per worker, validated with the shared event
+//! model, counted per `(page_url, event_type, window)` in event-time windows, and written as ORC
+//! into Hive partitions through the `hive` crate; offsets are checkpointed on HDFS only after
+//! the outputs they cover are committed. The design, including how a restart avoids both loss
+//! and double counting, is in `docs/dataflow-design.md`.
+//!
+//! Stages, one module each, named after what they are in the field:
+//! - [`cluster`]: the process list (`workers.toml`) and the timely configuration it gives.
+//! - [`watermark`]: per-partition watermarks and lateness; the source's capability is their
+//!   minimum, so the dataflow frontier *is* the watermark.
+//! - [`window`]: tumbling and hopping event-time window assignment.
+
+pub mod cluster;
+pub mod watermark;
+pub mod window;
