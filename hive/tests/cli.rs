@@ -1,6 +1,8 @@
 //! `wa-hive` against the real stack: `init` (idempotent), `tables`, `partitions TABLE`,
 //! `repair` (adds committed partition directories the metastore lacks) and `ddl`.
 
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
 use std::process::{Command, Output};
 use std::sync::Arc;
 

@@ -3,6 +3,8 @@
 //! (Apache ORC C++); timestamps do not depend on the reader JVM's time zone; partitions are
 //! visible at once after `init` + commit, and appear by themselves after a metastore outage.
 
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -688,6 +690,11 @@ async fn partition_committed_during_a_metastore_outage_appears_by_itself() {
 
     tokio::task::block_in_place(|| s.stop_metastore()).unwrap();
     let restart = RestartMetastore(s);
+    assert!(
+        std::net::TcpStream::connect_timeout(&s.metastore_addr, Duration::from_secs(2)).is_err(),
+        "`stack metastore stop` left a metastore answering on {} (is its pid file lost?)",
+        s.metastore_addr
+    );
     let started = Instant::now();
     tables
         .commit_file(
