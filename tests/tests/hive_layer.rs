@@ -16,7 +16,7 @@ use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use chrono::NaiveDateTime;
 use hive::metastore::Created;
-use hive::{HiveConfig, HiveTables, PartitionDate, Table};
+use hive::{Compression, HiveConfig, HiveTables, PartitionDate, Table};
 use serde_json::{json, Value};
 use wa_tests::{stack, unique_name, ResultSet, SqlEngine, Stack};
 
@@ -427,6 +427,73 @@ async fn pyarrow_reads_our_files_identically() {
         );
     }
     std::fs::remove_dir_all(&local).unwrap();
+    drop_everything(s, &db).await;
+}
+
+/// The codec named in an ORC file's postscript, as Apache ORC C++ (pyarrow) reports it.
+fn orc_compression(python: &PathBuf, file: &std::path::Path) -> String {
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys, pyarrow.orc as o; print(o.ORCFile(sys.argv[1]).compression)",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_codecs_are_read_by_hive() {
+    let s = stack();
+    let _claim = s.shared();
+    let python = python_with_pyarrow();
+    let db = unique_name("wa_hive_codec");
+    let hdfs = hdfs_native::ClientBuilder::new()
+        .with_url(&s.hdfs_url)
+        .build()
+        .unwrap();
+    let table = Table::PageAnalytics;
+    let dt: PartitionDate = DT.parse().unwrap();
+    for (codec, name) in [(Compression::Zlib, "ZLIB"), (Compression::Snappy, "SNAPPY")] {
+        let tables = HiveTables::connect(HiveConfig {
+            compression: codec,
+            ..config(s, &db)
+        })
+        .await
+        .unwrap();
+        tables.init().await.unwrap();
+        let file = format!("{name}.orc");
+        let committed = tables
+            .commit_file(table, dt, &file, &[batch(table, &rows_for(table))])
+            .await
+            .unwrap();
+        let reader = hdfs
+            .read(hive::layout::url_path(&committed.url))
+            .await
+            .unwrap();
+        let local = std::env::temp_dir().join(format!("{db}-{file}"));
+        std::fs::write(
+            &local,
+            reader.read_range(0, reader.file_length()).await.unwrap(),
+        )
+        .unwrap();
+        assert_eq!(orc_compression(&python, &local), name);
+        std::fs::remove_file(&local).unwrap();
+    }
+    // Both files, one per codec, read through Hive's reader in one query.
+    let got = query(
+        s,
+        &format!("SELECT {}, dt FROM {db}.{table}", select_list(table)),
+    );
+    let mut twice = rows_for(table);
+    twice.extend(rows_for(table));
+    assert_eq!(sorted_rows(&got), expected(&twice, &[DT]));
     drop_everything(s, &db).await;
 }
 
