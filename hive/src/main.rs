@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Every flag has an environment twin (`WA_METASTORE_URI`, `WA_HDFS_URL`, `WA_WAREHOUSE`,
-//! `WA_DATABASE`, `WA_ORC_COMPRESSION`, `WA_METASTORE_TIMEOUT_MS`); defaults match the local
+//! `WA_DATABASE`, `WA_METASTORE_TIMEOUT_MS`); defaults match the local
 //! stack.
 
 use std::time::Duration;
@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hive::config::{DEFAULT_DATABASE, DEFAULT_HDFS_URL, DEFAULT_METASTORE_URI, DEFAULT_WAREHOUSE};
 use hive::metastore::Created;
-use hive::{Compression, HiveConfig, HiveTables, Table};
+use hive::{HiveConfig, HiveTables, Table};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,9 +39,6 @@ struct Cli {
     /// Hive database of the tables.
     #[arg(long, env = "WA_DATABASE", default_value = DEFAULT_DATABASE, global = true)]
     database: String,
-    /// ORC compression of files written (by the dataflow; recorded here for completeness).
-    #[arg(long, env = "WA_ORC_COMPRESSION", value_enum, default_value_t = Compression::default(), global = true)]
-    orc_compression: Compression,
     /// Longest time one metastore call may take, in milliseconds.
     #[arg(long, env = "WA_METASTORE_TIMEOUT_MS", default_value_t = hive::config::DEFAULT_METASTORE_TIMEOUT.as_millis() as u64, global = true)]
     metastore_timeout_ms: u64,
@@ -81,7 +78,6 @@ async fn main() -> Result<()> {
         hdfs_url: cli.hdfs_url,
         warehouse: cli.warehouse,
         database: cli.database,
-        compression: cli.orc_compression,
         metastore_timeout: Duration::from_millis(cli.metastore_timeout_ms),
         ..HiveConfig::default()
     };
