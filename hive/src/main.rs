@@ -4,7 +4,8 @@
 //! wa-hive init                 create the database and all tables (idempotent)
 //! wa-hive tables               list the tables of the database
 //! wa-hive partitions TABLE     list a table's partitions (dt=YYYY-MM-DD)
-//! wa-hive repair               add committed partition directories the metastore lacks
+//! wa-hive repair               add committed partition directories the metastore lacks,
+//!                              delete temporary files older than a day
 //! wa-hive ddl                  print the DDL as it would run (placeholders filled)
 //! ```
 //!
@@ -19,6 +20,9 @@ use clap::{Parser, Subcommand};
 use hive::config::{DEFAULT_DATABASE, DEFAULT_HDFS_URL, DEFAULT_METASTORE_URI, DEFAULT_WAREHOUSE};
 use hive::metastore::Created;
 use hive::{HiveConfig, HiveTables, Table};
+
+/// Age after which `repair` deletes a temporary file: 1 day, far longer than any file write.
+const STALE_TEMP_FILE_AGE: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,7 +61,8 @@ enum Command {
         /// Table name, e.g. page_analytics.
         table: String,
     },
-    /// Add to the metastore every committed partition directory it lacks, printing each.
+    /// Add to the metastore every committed partition directory it lacks, and delete temporary
+    /// files older than a day (left by crashed writers), printing each.
     Repair,
     /// Print the DDL of every table with the placeholders filled in.
     Ddl,
@@ -117,14 +122,18 @@ async fn main() -> Result<()> {
         Command::Repair => {
             let added = tables.repair().await.context("repair failed")?;
             for p in &added {
-                println!(
-                    "added\t{}.{}\t{}",
-                    tables.config().database,
-                    p.table,
-                    p.dt.partition_name()
-                );
+                let db = &tables.config().database;
+                println!("added\t{db}.{}\t{}", p.table, p.dt.partition_name());
             }
             println!("{} partition(s) added", added.len());
+            let removed = tables
+                .remove_stale_temp_files(STALE_TEMP_FILE_AGE)
+                .await
+                .context("removing stale temporary files failed")?;
+            for path in &removed {
+                println!("removed\t{path}");
+            }
+            println!("{} stale temporary file(s) removed", removed.len());
         }
         Command::Ddl => unreachable!("handled above"),
     }

@@ -380,6 +380,45 @@ impl HiveTables {
         Ok(added)
     }
 
+    /// Deletes temporary files (`<table>/_tmp/**/*.inprogress`) last modified more than
+    /// `older_than` ago: left by writers that crashed before their rename. Never touches a
+    /// partition directory. Returns the deleted paths, sorted. `older_than` must exceed the
+    /// longest time a writer takes to write and close one file (`wa-hive repair` uses 1 day).
+    ///
+    /// # Errors
+    /// [`HiveError::Hdfs`].
+    pub async fn remove_stale_temp_files(
+        &self,
+        older_than: Duration,
+    ) -> Result<Vec<String>, HiveError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let cutoff_ms = now_ms.saturating_sub(older_than.as_millis() as u64);
+        let mut removed = Vec::new();
+        for table in Table::ALL {
+            let tmp = self.shared.layout(table).tmp_dir();
+            let entries = match self.shared.hdfs.list_status(&tmp, true).await {
+                Ok(entries) => entries,
+                Err(hdfs_native::HdfsError::FileNotFound(_)) => continue,
+                Err(e) => return Err(HiveError::hdfs("list", &tmp)(e)),
+            };
+            for f in entries {
+                if !f.isdir && f.path.ends_with(".inprogress") && f.modification_time < cutoff_ms {
+                    self.shared
+                        .hdfs
+                        .delete(&f.path, false)
+                        .await
+                        .map_err(HiveError::hdfs("delete", &f.path))?;
+                    tracing::info!(path = %f.path, "stale temporary file removed");
+                    removed.push(f.path);
+                }
+            }
+        }
+        removed.sort();
+        Ok(removed)
+    }
+
     /// Names of the tables in our database, as the metastore lists them.
     ///
     /// # Errors

@@ -110,14 +110,45 @@ async fn init_tables_partitions_repair_and_ddl() {
     w.write_bytes(data).await.unwrap();
     w.close().await.unwrap();
 
+    // Temporary files of crashed writers: one two days old (removed), one fresh (kept: a
+    // writer may still be busy with it).
+    let tmp = format!("/tmp/wa-tests/{db}/warehouse/{db}.db/page_analytics/_tmp/dt=2026-12-01");
+    let two_days_ago_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - 2 * 86_400_000;
+    for name in ["old.orc.a.inprogress", "new.orc.b.inprogress"] {
+        let path = format!("{tmp}/{name}");
+        let mut w = hdfs
+            .create(&path, hdfs_native::WriteOptions::default())
+            .await
+            .unwrap();
+        w.close().await.unwrap();
+        if name.starts_with("old") {
+            hdfs.set_times(&path, two_days_ago_ms, two_days_ago_ms)
+                .await
+                .unwrap();
+        }
+    }
+
     assert_eq!(
         ok(wa_hive(s, &db, &["repair"])),
         [
             format!("added\t{db}.page_analytics\tdt=2026-12-01"),
-            "1 partition(s) added".to_string()
+            "1 partition(s) added".to_string(),
+            format!("removed\t{tmp}/old.orc.a.inprogress"),
+            "1 stale temporary file(s) removed".to_string(),
         ]
     );
-    assert_eq!(ok(wa_hive(s, &db, &["repair"])), ["0 partition(s) added"]);
+    assert_eq!(
+        ok(wa_hive(s, &db, &["repair"])),
+        ["0 partition(s) added", "0 stale temporary file(s) removed"]
+    );
+    assert!(hdfs
+        .get_file_info(&format!("{tmp}/new.orc.b.inprogress"))
+        .await
+        .is_ok());
     assert_eq!(
         ok(wa_hive(s, &db, &["partitions", "page_analytics"])),
         ["dt=2026-11-30", "dt=2026-12-01"]
