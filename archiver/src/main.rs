@@ -1,13 +1,27 @@
-//! `wa-archiver`: keeps every Kafka record of `web_analytics` verbatim in HDFS.
-//!
-//! What it will own (SPEC §5): consuming all partitions, writing each record's
-//! value one per line under `/raw/web_analytics/date=YYYY-MM-DD/` (date of the
-//! record timestamp, UTC), committing files atomically (temporary name, then
-//! rename) with the partition and offset range in the file name, rolling by
-//! size and time, and recovering after a crash from what HDFS holds so every
-//! record is archived exactly once. It also registers the
-//! `raw_web_events_json` Hive table's partitions.
+//! `wa-archiver`: Kafka → HDFS raw archive, exactly once; `wa-archiver replay` publishes a
+//! date range of the archive back to a topic. See the `archiver` crate docs and README.
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("wa-archiver is not built yet (see the archiver issue)")
+use anyhow::Result;
+use archiver::config::{Cli, Command};
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => archiver::service::run(cli.run).await,
+        Some(Command::Run(args)) => archiver::service::run(args).await,
+        Some(Command::Replay(args)) => {
+            let published = archiver::replay::replay(args).await?;
+            println!("{published}");
+            Ok(())
+        }
+    }
 }

@@ -1,0 +1,39 @@
+//! The `wa-archiver` binary's command line. Also makes `cargo test -p archiver --test
+//! archiver` build the binary that `wa-tests`' integration test of the same name runs.
+
+#![allow(clippy::unwrap_used)] // a test fails by panicking
+
+use std::process::Command;
+
+#[test]
+fn help_lists_every_flag_with_its_environment_twin() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wa-archiver"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for env in [
+        "WA_KAFKA_BROKERS",
+        "WA_TOPIC",
+        "WA_HDFS_URL",
+        "WA_METASTORE_URI",
+        "WA_ARCHIVE_ROOT",
+        "WA_ROLL_SIZE_BYTES",
+        "WA_ROLL_INTERVAL_SECS",
+        "WA_KAFKA_PROPERTIES",
+        "WA_METRICS_ADDR",
+    ] {
+        assert!(help.contains(env), "--help does not mention {env}:\n{help}");
+    }
+}
+
+#[test]
+fn bad_flags_fail_with_a_message_instead_of_running() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wa-archiver"))
+        .args(["--roll-size-bytes", "lots"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--roll-size-bytes"));
+}
