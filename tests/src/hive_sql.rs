@@ -80,7 +80,7 @@ impl Stack {
     }
 }
 
-fn parse_json_lines(out: &str) -> Result<Vec<ResultSet>> {
+pub(crate) fn parse_json_lines(out: &str) -> Result<Vec<ResultSet>> {
     let mut sets: Vec<ResultSet> = Vec::new();
     for line in out.lines().filter(|l| !l.trim().is_empty()) {
         if line.starts_with('{') {

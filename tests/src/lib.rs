@@ -9,7 +9,7 @@
 //!   the real programs.
 //! - [`unique_name`] gives each test its own topic, table and HDFS path names.
 //! - [`Stack::hive_sql`] runs Hive SQL through the Thrift server (Hive's own ORC reader) and
-//!   returns typed rows.
+//!   returns typed rows; [`SqlEngine`] starts a private one in another JVM time zone.
 //! - [`Stack::stop_datanode`], [`Stack::stop_broker`], [`Stack::stop_metastore`] and their
 //!   `start_` twins inject faults; tests that do must hold [`Stack::exclusive`], every other
 //!   test holds [`Stack::shared`], so a fault never hits an unrelated test.
@@ -19,11 +19,13 @@
 mod bin;
 mod hive_sql;
 mod kafka;
+mod sql_engine;
 mod stack;
 
 pub use bin::binary;
 pub use hive_sql::{Column, ResultSet};
 pub use kafka::{create_topic, kafka_config};
+pub use sql_engine::SqlEngine;
 pub use stack::{stack, Stack, StackGuard};
 
 /// A name no other test (or earlier run) uses: `PREFIX_` followed by 12 lowercase hex digits.

@@ -119,6 +119,13 @@ impl Stack {
             .with_context(|| format!("creating {}", self.state_dir.display()))?;
         let lock = self.lock_file("start.lock")?;
         lock.lock().context("locking the stack start lock")?;
+        // A service may be down because a fault test (holding the exclusive claim) stopped it on
+        // purpose: wait for that test to finish instead of restarting the service under it,
+        // which would race with the test's own restart and orphan a process.
+        let faults = self.lock_file("faults.lock")?;
+        faults
+            .lock_shared()
+            .context("waiting for fault tests to finish")?;
         if self.all_up() {
             return Ok(());
         }
