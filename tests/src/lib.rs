@@ -10,9 +10,10 @@
 //! - [`unique_name`] gives each test its own topic, table and HDFS path names.
 //! - [`Stack::hive_sql`] runs Hive SQL through the Thrift server (Hive's own ORC reader) and
 //!   returns typed rows; [`SqlEngine`] starts a private one in another JVM time zone.
-//! - [`Stack::stop_datanode`], [`Stack::stop_broker`], [`Stack::stop_metastore`] and their
-//!   `start_` twins inject faults; tests that do must hold [`Stack::exclusive`], every other
-//!   test holds [`Stack::shared`], so a fault never hits an unrelated test.
+//! - [`Stack::datanode_outage`], [`Stack::broker_outage`] and [`Stack::metastore_outage`]
+//!   inject faults (the service comes back when the [`Outage`] ends or is dropped); tests that
+//!   do must hold [`Stack::exclusive`], every other test holds [`Stack::shared`], so a fault
+//!   never hits an unrelated test.
 //!
 //! Must never: mock a service, or pass when a service is missing.
 
@@ -26,7 +27,7 @@ pub use bin::binary;
 pub use hive_sql::{Column, ResultSet};
 pub use kafka::{create_topic, kafka_config};
 pub use sql_engine::SqlEngine;
-pub use stack::{stack, Stack, StackGuard};
+pub use stack::{stack, Outage, Stack, StackGuard};
 
 /// A name no other test (or earlier run) uses: `PREFIX_` followed by 12 lowercase hex digits.
 ///

@@ -216,6 +216,48 @@ impl Stack {
         self.run_script(&["metastore", "start"]).map(drop)
     }
 
+    /// Stops DataNode `index` (0 or 1) until the returned [`Outage`] ends or is dropped.
+    /// Hold [`Stack::exclusive`].
+    ///
+    /// # Errors
+    /// When the stack script cannot stop it.
+    pub fn datanode_outage(&self, index: usize) -> Result<Outage<'_>> {
+        self.stop_datanode(index)?;
+        Ok(Outage {
+            stack: self,
+            service: Service::DataNode(index),
+            ended: false,
+        })
+    }
+
+    /// Stops the Kafka broker until the returned [`Outage`] ends or is dropped.
+    /// Hold [`Stack::exclusive`].
+    ///
+    /// # Errors
+    /// When the stack script cannot stop it.
+    pub fn broker_outage(&self) -> Result<Outage<'_>> {
+        self.stop_broker()?;
+        Ok(Outage {
+            stack: self,
+            service: Service::Broker,
+            ended: false,
+        })
+    }
+
+    /// Stops the Hive Metastore until the returned [`Outage`] ends or is dropped.
+    /// Hold [`Stack::exclusive`].
+    ///
+    /// # Errors
+    /// When the stack script cannot stop it.
+    pub fn metastore_outage(&self) -> Result<Outage<'_>> {
+        self.stop_metastore()?;
+        Ok(Outage {
+            stack: self,
+            service: Service::Metastore,
+            ended: false,
+        })
+    }
+
     /// The NameNode's count of live DataNodes, read from its JMX endpoint
     /// (`FSNamesystemState.NumLiveDataNodes`).
     pub fn live_datanodes(&self) -> Result<u64> {
@@ -242,6 +284,55 @@ impl Stack {
                 bail!("NameNode reports {live} live DataNodes, expected {want} within {timeout:?}");
             }
             std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    DataNode(usize),
+    Broker,
+    Metastore,
+}
+
+/// A stopped service of the stack, started again by [`Outage::end`] — or on drop, so a test
+/// that fails half-way never leaves the stack broken for the tests after it.
+#[derive(Debug)]
+#[must_use = "the service restarts when the outage is dropped"]
+pub struct Outage<'a> {
+    stack: &'a Stack,
+    service: Service,
+    ended: bool,
+}
+
+impl Outage<'_> {
+    /// Starts the service again and waits until it answers.
+    ///
+    /// # Errors
+    /// When the stack script cannot start it.
+    pub fn end(mut self) -> Result<()> {
+        self.ended = true;
+        self.restart()
+    }
+
+    fn restart(&self) -> Result<()> {
+        match self.service {
+            Service::DataNode(i) => self.stack.start_datanode(i),
+            Service::Broker => self.stack.start_broker(),
+            Service::Metastore => self.stack.start_metastore(),
+        }
+    }
+}
+
+impl Drop for Outage<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            if let Err(e) = self.restart() {
+                eprintln!(
+                    "could not restart {:?} after a fault test: {e:#}",
+                    self.service
+                );
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rand::Rng as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use support::*;
-use wa_tests::{create_topic, kafka_config, stack, unique_name, Stack};
+use wa_tests::{create_topic, kafka_config, stack, unique_name};
 
 /// Records of every awkward kind, spread over three days, many around midnight.
 fn awkward_records(n: usize) -> Vec<Record> {
@@ -315,16 +315,6 @@ async fn quiet_topic_gets_its_last_records_committed_within_the_roll_interval() 
     setup.cleanup(s).await;
 }
 
-/// Starts the stopped metastore again even when the test fails half-way.
-struct RestartMetastore<'a>(&'a Stack);
-impl Drop for RestartMetastore<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.0.start_metastore() {
-            eprintln!("could not restart the metastore: {e:#}");
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn metastore_outage_does_not_stop_archiving_and_partitions_follow_later() {
     let s = stack();
@@ -341,8 +331,7 @@ async fn metastore_outage_does_not_stop_archiving_and_partitions_follow_later() 
         .collect();
     produce(s, &setup.topic, &records).await;
 
-    s.stop_metastore().unwrap();
-    let restart = RestartMetastore(s);
+    let outage = s.metastore_outage().unwrap();
     let mut archiver = setup.start(s);
     let archive = wait_for_records(s, &setup.root, records.len(), Duration::from_secs(60)).await;
     archiver.assert_running();
@@ -350,7 +339,7 @@ async fn metastore_outage_does_not_stop_archiving_and_partitions_follow_later() 
         archive == expected(&records),
         "archiving stalled while the metastore was down"
     );
-    drop(restart);
+    outage.end().unwrap();
 
     let table = format!("{}.raw_web_events_json", setup.database);
     let deadline = Instant::now() + Duration::from_secs(60);

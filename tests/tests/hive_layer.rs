@@ -735,16 +735,6 @@ async fn repair_adds_committed_partitions_the_metastore_lacks() {
     drop_everything(s, &db).await;
 }
 
-/// Starts the metastore again even when the test fails half-way.
-struct RestartMetastore<'a>(&'a Stack);
-impl Drop for RestartMetastore<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.0.start_metastore() {
-            eprintln!("could not restart the metastore: {e:#}");
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn partition_committed_during_a_metastore_outage_appears_by_itself() {
     let s = stack();
@@ -755,8 +745,7 @@ async fn partition_committed_during_a_metastore_outage_appears_by_itself() {
     let dt: PartitionDate = "2026-12-31".parse().unwrap();
     let rows = rows_for(Table::PageAnalytics);
 
-    tokio::task::block_in_place(|| s.stop_metastore()).unwrap();
-    let restart = RestartMetastore(s);
+    let outage = tokio::task::block_in_place(|| s.metastore_outage()).unwrap();
     assert!(
         std::net::TcpStream::connect_timeout(&s.metastore_addr, Duration::from_secs(2)).is_err(),
         "`stack metastore stop` left a metastore answering on {} (is its pid file lost?)",
@@ -805,7 +794,7 @@ async fn partition_committed_during_a_metastore_outage_appears_by_itself() {
         "{err}"
     );
 
-    drop(restart); // starts the metastore
+    tokio::task::block_in_place(|| outage.end()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         // Asked with a fresh client, so only the background committer can have added it.

@@ -74,16 +74,6 @@ async fn write_read_rename_delete_with_replication_two() {
     );
 }
 
-/// Restarts the stopped DataNode even when the test fails half-way.
-struct RestartOnDrop<'a>(&'a Stack, usize);
-impl Drop for RestartOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Err(e) = self.0.start_datanode(self.1) {
-            eprintln!("could not restart DataNode {}: {e:#}", self.1);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn file_reads_back_with_one_datanode_stopped() {
     let s = stack();
@@ -103,8 +93,7 @@ async fn file_reads_back_with_one_datanode_stopped() {
     }
 
     for stopped in [0, 1] {
-        s.stop_datanode(stopped).unwrap();
-        let restart = RestartOnDrop(s, stopped);
+        let outage = s.datanode_outage(stopped).unwrap();
         // Right away, while the NameNode still lists the stopped node as a replica ...
         assert_eq!(
             read(&client(s), &path).await,
@@ -118,7 +107,7 @@ async fn file_reads_back_with_one_datanode_stopped() {
             data,
             "DataNode {stopped} dead: read differs"
         );
-        drop(restart);
+        outage.end().unwrap();
         s.wait_live_datanodes(2, Duration::from_secs(60)).unwrap();
     }
     assert_eq!(read(&client(s), &path).await, data);
