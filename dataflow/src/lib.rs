@@ -13,5 +13,6 @@
 //! - [`window`]: tumbling and hopping event-time window assignment.
 
 pub mod cluster;
+pub mod config;
 pub mod watermark;
 pub mod window;

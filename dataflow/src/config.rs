@@ -1,0 +1,247 @@
+//! Command line of `wa-dataflow`: `run` (one process of the cluster, the default) and `launch`
+//! (every process of `workers.toml` on this host). Every flag has an environment twin (for
+//! Compose); defaults match the local stack, so a bare `wa-dataflow` works against it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::window::{WindowSpec, WindowSpecError};
+
+/// Kafka → event-time windows → ORC in Hive, on a timely/differential cluster.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wa-dataflow",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do; `run` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `run` flags when no subcommand is given.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs one process of the cluster (`--process I` of `--workers-file`), the default.
+    Run(RunArgs),
+    /// Starts every process of `--workers-file` on this host as child processes (development
+    /// and tests); stops them all when one exits, and exits with its status.
+    Launch(RunArgs),
+}
+
+/// Where a partition without a checkpoint starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartPosition {
+    /// The oldest record Kafka still holds.
+    Earliest,
+    /// Only records produced after the start.
+    Latest,
+}
+
+/// Settings of one dataflow process. Durations are humantime strings (`500ms`, `10s`, `1m`).
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The timely process list (`workers.toml`). Without it the cluster is this one process
+    /// with `--workers` threads.
+    #[arg(long, env = "WA_WORKERS_FILE")]
+    pub workers_file: Option<PathBuf>,
+    /// This process's index in `--workers-file` (0-based).
+    #[arg(long, env = "WA_PROCESS", default_value_t = 0)]
+    pub process: usize,
+    /// Worker threads when there is no `--workers-file`.
+    #[arg(long, env = "WA_WORKERS", default_value_t = crate::cluster::DEFAULT_WORKERS)]
+    pub workers: usize,
+
+    /// Kafka bootstrap servers, `host:port[,host:port…]`.
+    #[arg(long, env = "WA_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+    /// Topic of the browser events.
+    #[arg(long, env = "WA_TOPIC", default_value = "web_analytics")]
+    pub topic: String,
+    /// Consumer group the committed offsets are reported under (lag monitoring only: the
+    /// dataflow resumes from its own checkpoint, never from these).
+    #[arg(long, env = "WA_CONSUMER_GROUP", default_value = "wa-dataflow")]
+    pub consumer_group: String,
+    /// librdkafka property passed through as is, `key=value` (repeatable; e.g.
+    /// `-X security.protocol=SASL_SSL`). The env twin takes a comma-separated list.
+    #[arg(short = 'X', value_name = "KEY=VALUE", env = "WA_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property)]
+    pub kafka_properties: Vec<(String, String)>,
+    /// Where a partition without a checkpoint starts.
+    #[arg(long, env = "WA_START_POSITION", value_enum, default_value = "earliest")]
+    pub start_position: StartPosition,
+
+    /// NameNode URL (`hdfs://host:port`, or a nameservice from `HADOOP_CONF_DIR`).
+    #[arg(long, env = "WA_HDFS_URL", default_value = hive::config::DEFAULT_HDFS_URL)]
+    pub hdfs_url: String,
+    /// Hive warehouse directory (an `hdfs://` URL or a path on `--hdfs-url`).
+    #[arg(long, env = "WA_WAREHOUSE", default_value = hive::config::DEFAULT_WAREHOUSE)]
+    pub warehouse: String,
+    /// Hive Metastore Thrift address.
+    #[arg(long, env = "WA_METASTORE_URI", default_value = hive::config::DEFAULT_METASTORE_URI)]
+    pub metastore_uri: String,
+    /// Hive database of the tables.
+    #[arg(long, env = "WA_DATABASE", default_value = hive::config::DEFAULT_DATABASE)]
+    pub database: String,
+    /// Checkpoint directory on HDFS (path on `--hdfs-url`); one checkpoint per topic inside.
+    #[arg(long, env = "WA_CHECKPOINT_DIR", default_value = "/checkpoints/wa-dataflow")]
+    pub checkpoint_dir: String,
+
+    /// Window length.
+    #[arg(long, env = "WA_WINDOW_SIZE", default_value = "1m", value_parser = parse_duration)]
+    pub window_size: Duration,
+    /// Window slide (hopping windows); equal to the size (tumbling) when omitted.
+    #[arg(long, env = "WA_WINDOW_SLIDE", value_parser = parse_duration)]
+    pub window_slide: Option<Duration>,
+    /// How far behind the largest event time read from a partition an event may be and still
+    /// count: the partition's watermark is that maximum minus this.
+    #[arg(long, env = "WA_MAX_OUT_OF_ORDERNESS", default_value = "5s", value_parser = parse_duration)]
+    pub max_out_of_orderness: Duration,
+    /// How long a partition must be caught up with the end of its log before its watermark
+    /// follows the wall clock (now − max-out-of-orderness).
+    #[arg(long, env = "WA_IDLE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Longest time event rows (raw, late, rejected) stay buffered before they are committed
+    /// and offsets checkpointed.
+    #[arg(long, env = "WA_ROLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub roll_interval: Duration,
+    /// Buffered event-row bytes (approximate, per worker) that trigger a commit before the
+    /// roll interval.
+    #[arg(long, env = "WA_ROLL_SIZE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub roll_size_bytes: usize,
+    /// ORC compression codec.
+    #[arg(long, env = "WA_COMPRESSION", value_enum, default_value = "zlib")]
+    pub compression: CompressionArg,
+
+    /// Prometheus `/metrics` listen address. Process `I` listens on this port + `I`.
+    #[arg(long, env = "WA_METRICS_ADDR", default_value = "0.0.0.0:9185")]
+    pub metrics_addr: SocketAddr,
+    /// How often the one-line status is printed to stderr (0 = never).
+    #[arg(long, env = "WA_STATUS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub status_interval: Duration,
+    /// Stop once every partition's watermark has passed this time (UTC, RFC 3339) and all
+    /// windows before it are committed. For tests and backfills; runs forever when omitted.
+    #[arg(long, env = "WA_STOP_AT_WATERMARK")]
+    pub stop_at_watermark: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// ORC codec choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    /// ZLIB (Hive's default).
+    Zlib,
+    /// Snappy.
+    Snappy,
+    /// No compression.
+    None,
+}
+
+impl From<CompressionArg> for hive::Compression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::Zlib => hive::Compression::Zlib,
+            CompressionArg::Snappy => hive::Compression::Snappy,
+            CompressionArg::None => hive::Compression::None,
+        }
+    }
+}
+
+impl RunArgs {
+    /// The window specification from `--window-size`/`--window-slide`.
+    ///
+    /// # Errors
+    /// [`WindowSpecError`] when the size is not a positive multiple of the slide.
+    pub fn window_spec(&self) -> Result<WindowSpec, WindowSpecError> {
+        let size = self.window_size.as_millis() as i64;
+        let slide = self.window_slide.map_or(size, |s| s.as_millis() as i64);
+        WindowSpec::hopping(size, slide)
+    }
+
+    /// The Hive layer's configuration from these flags.
+    pub fn hive_config(&self) -> hive::HiveConfig {
+        hive::HiveConfig {
+            metastore_uri: self.metastore_uri.clone(),
+            hdfs_url: self.hdfs_url.clone(),
+            warehouse: self.warehouse.clone(),
+            database: self.database.clone(),
+            compression: self.compression.into(),
+            ..hive::HiveConfig::default()
+        }
+    }
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
+    if k.trim().is_empty() {
+        return Err(format!("empty property name in {s:?}"));
+    }
+    Ok((k.trim().to_string(), v.to_string()))
+}
+
+/// Parses `500ms`, `10s`, `1m`, `2h`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (e.g. 500ms, 10s, 1m)"))?;
+    let secs = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown duration unit {other:?} in {s:?}")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let cli = Cli::try_parse_from(["wa-dataflow"]).unwrap();
+        let spec = cli.run.window_spec().unwrap();
+        assert_eq!((spec.size_ms(), spec.slide_ms()), (60_000, 60_000));
+        let cli = Cli::try_parse_from([
+            "wa-dataflow",
+            "launch",
+            "--window-size",
+            "10m",
+            "--window-slide",
+            "5m",
+        ])
+        .unwrap();
+        let Some(Command::Launch(args)) = cli.command else {
+            panic!("launch expected")
+        };
+        let spec = args.window_spec().unwrap();
+        assert_eq!((spec.size_ms(), spec.slide_ms()), (600_000, 300_000));
+    }
+}
