@@ -54,11 +54,12 @@ pub struct PartitionCut {
 /// What one source reports after a cut: its partitions, all committed up to the cut.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CutReport {
-    /// The source's cut counter (0, 1, 2, …); every source counts from 0 at start.
+    /// The source's cut counter (0, 1, 2, …), for logs; a later cut of a partition supersedes
+    /// an earlier one.
     pub round: u64,
     /// Global index of the reporting worker.
     pub worker: usize,
-    /// Partitions of the topic (so the coordinator knows when a round is complete).
+    /// Partitions of the topic (so the coordinator knows when it holds a cut of each).
     pub partitions_total: usize,
     /// The reporting worker's partitions.
     pub partitions: Vec<PartitionCut>,

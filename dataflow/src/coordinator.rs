@@ -1,9 +1,13 @@
 //! The checkpoint coordinator (worker 0): cut reports + committed frontier → checkpoint.
 //!
-//! Every source reports its cuts (rounds 0, 1, 2, … counted per source); a round is complete
-//! when it covers every partition of the topic. For the newest complete round the coordinator
-//! takes the committed frontier `F` — the frontier of the window sink's output, at or past
-//! the end of every committed window — and writes [`Checkpoint::from_cuts`] atomically. Then it
+//! Every source reports its cuts; the coordinator keeps the latest cut of each partition (a
+//! later cut of a partition supersedes an earlier one, and each is self-consistent, so cuts
+//! taken at different moments combine). Once it holds a cut of every partition, and whenever a
+//! new cut arrives, it takes the committed frontier `F` — the frontier of the window sink's
+//! output, at or past the end of every committed window — and writes
+//! [`Checkpoint::from_cuts`] atomically. `F` never falls below the previous checkpoint's, and
+//! sources only forget windows below that, so every cut still knows the windows open at `F`.
+//! Then it
 //! downgrades its own output capability to `F`. Sources probe that output, so they learn which
 //! windows no longer need remembering, and the probe never runs ahead of a written checkpoint.
 //!
@@ -91,7 +95,8 @@ pub fn coordinator<'scope>(
             } else {
                 None
             };
-            let mut rounds: BTreeMap<u64, BTreeMap<i32, PartitionCut>> = BTreeMap::new();
+            let mut latest: BTreeMap<i32, PartitionCut> = BTreeMap::new();
+            let mut fresh_cuts = false;
             let mut partitions_total = usize::MAX;
             let mut writing: Option<Writing> = None;
             move |(cuts, cuts_frontier), (committed, committed_frontier), _output| {
@@ -99,10 +104,10 @@ pub fn coordinator<'scope>(
                     for container in data {
                         for report in container.drain(..) {
                             partitions_total = report.partitions_total;
-                            let round = rounds.entry(report.round).or_default();
                             for cut in report.partitions {
-                                round.insert(cut.partition, cut);
+                                latest.insert(cut.partition, cut);
                             }
+                            fresh_cuts = true;
                         }
                     }
                 });
@@ -152,37 +157,32 @@ pub fn coordinator<'scope>(
                     }
                 }
 
-                if writing.is_none() {
-                    let complete = rounds
-                        .iter()
-                        .rev()
-                        .find(|(_, parts)| parts.len() >= partitions_total)
-                        .map(|(r, _)| *r);
-                    if let Some(r) = complete {
-                        let parts = rounds.remove(&r).unwrap_or_default();
-                        rounds.retain(|k, _| *k > r);
-                        let committed_ms = committed_frontier
-                            .frontier()
-                            .first()
-                            .map_or(i64::MAX, |t| i64::try_from(*t).unwrap_or(i64::MAX));
-                        let frontier = committed_ms
-                            .min(s.stop_at_ms.unwrap_or(i64::MAX))
-                            .max(last_frontier);
-                        let checkpoint = Checkpoint::from_cuts(&s.topic, frontier, parts.values());
-                        let (store, cp) = (s.store.clone(), checkpoint.clone());
-                        let task = s.runtime.spawn(async move { store.store(&cp).await });
-                        writing = Some(Writing {
-                            checkpoint,
-                            task,
-                            attempts: 0,
-                            retry_at: None,
-                        });
-                    }
+                let committed_ms = committed_frontier
+                    .frontier()
+                    .first()
+                    .map_or(i64::MAX, |t| i64::try_from(*t).unwrap_or(i64::MAX));
+                let frontier = committed_ms
+                    .min(s.stop_at_ms.unwrap_or(i64::MAX))
+                    .max(last_frontier);
+                if writing.is_none()
+                    && latest.len() >= partitions_total
+                    && (fresh_cuts || frontier > last_frontier)
+                {
+                    fresh_cuts = false;
+                    let checkpoint = Checkpoint::from_cuts(&s.topic, frontier, latest.values());
+                    let (store, cp) = (s.store.clone(), checkpoint.clone());
+                    let task = s.runtime.spawn(async move { store.store(&cp).await });
+                    writing = Some(Writing {
+                        checkpoint,
+                        task,
+                        attempts: 0,
+                        retry_at: None,
+                    });
                 }
 
                 // Every source has finished (stop watermark reached) and the last checkpoint
                 // is written: release the output, letting the dataflow complete.
-                if cuts_frontier.is_empty() && writing.is_none() && rounds.is_empty() {
+                if cuts_frontier.is_empty() && writing.is_none() && !fresh_cuts && frontier <= last_frontier {
                     capability = None;
                     return;
                 }
