@@ -449,16 +449,17 @@ impl Reader {
                     match part.watermark.observe(event.event_time_ms) {
                         Lateness::OnTime => {
                             for w in self.s.window.windows_of(event.event_time_ms) {
-                                if w.end_ms <= self.skip_windows_until
-                                    || self.s.stop_at_ms.is_some_and(|t| w.end_ms > t)
-                                {
-                                    continue;
+                                if w.end_ms <= self.skip_windows_until {
+                                    continue; // committed before the restart
                                 }
                                 part.open.entry(w.end_ms).or_insert(OpenWindow {
                                     window_end_ms: w.end_ms,
                                     first_offset: offset,
                                     state: before,
                                 });
+                                if self.s.stop_at_ms.is_some_and(|t| w.end_ms > t) {
+                                    continue; // left for the run after the stop
+                                }
                                 *self
                                     .counts
                                     .entry((
