@@ -231,6 +231,19 @@ pub fn run(args: RunArgs) -> Result<()> {
             bail!("worker {i} failed: {e}");
         }
     }
-    tracing::info!(process, "dataflow complete");
+    tracing::info!(process, peak_rss_bytes = peak_rss_bytes(), "dataflow complete");
     Ok(())
+}
+
+/// This process's peak resident set size (`VmHWM` in `/proc/self/status`), bytes; 0 where
+/// the kernel does not say.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
