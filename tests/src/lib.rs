@@ -11,7 +11,8 @@
 //! - [`Stack::hive_sql`] runs Hive SQL through the Thrift server (Hive's own ORC reader) and
 //!   returns typed rows; [`SqlEngine`] starts a private one in another JVM time zone.
 //! - [`oracle`] recomputes from a topic's content what the dataflow's four tables must hold,
-//!   reads them back through Hive SQL and prints a readable diff.
+//!   reads them back through Hive SQL and prints a readable diff; [`dataflow`] runs the real
+//!   `wa-dataflow` cluster from a private `workers.toml` and kills every process of it on drop.
 //! - [`Stack::datanode_outage`], [`Stack::broker_outage`] and [`Stack::metastore_outage`]
 //!   inject faults (the service comes back when the [`Outage`] ends or is dropped); tests that
 //!   do must hold [`Stack::exclusive`], every other test holds [`Stack::shared`], so a fault
@@ -20,6 +21,7 @@
 //! Must never: mock a service, or pass when a service is missing.
 
 mod bin;
+pub mod dataflow;
 mod hive_sql;
 mod kafka;
 pub mod oracle;
