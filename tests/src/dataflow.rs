@@ -236,7 +236,10 @@ impl Dataflow {
             if std::env::var_os("RUST_LOG").is_none() {
                 command.env("RUST_LOG", "info");
             }
-            command.env("RUST_BACKTRACE", "1");
+            // Backtraces for panics, none for `anyhow` errors: the error stays the last line.
+            command
+                .env("RUST_BACKTRACE", "1")
+                .env("RUST_LIB_BACKTRACE", "0");
             let child = command
                 .spawn()
                 .with_context(|| format!("starting {} {}", bin.display(), head.join(" ")))?;
@@ -320,6 +323,22 @@ impl Dataflow {
             }
         }
         Ok(())
+    }
+
+    /// Lets the cluster run for `duration`, checking every 200 ms that no process has exited.
+    ///
+    /// # Errors
+    /// As [`Dataflow::ensure_running`], as soon as a process exits.
+    pub fn run_for(&mut self, duration: Duration) -> Result<()> {
+        let deadline = Instant::now() + duration;
+        loop {
+            self.ensure_running()?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            std::thread::sleep(left.min(Duration::from_millis(200)));
+        }
     }
 
     fn exited_message(&self, i: usize, status: ExitStatus) -> String {
