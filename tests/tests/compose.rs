@@ -133,6 +133,31 @@ fn dockerfile_builds_and_ships_the_workspace_binaries() {
         "the cached dependency layer (cargo chef cook) must be cooked for the binaries built"
     );
 
+    // Path dependencies outside the workspace ([patch.crates-io]) are not in cargo-chef's
+    // recipe: the builder stage must copy them before it cooks, or the cook cannot resolve.
+    let builder_start = instructions
+        .iter()
+        .position(|i| i.keyword == "FROM" && i.args.ends_with(" AS builder"))
+        .expect("a stage named builder");
+    let cook_at = instructions
+        .iter()
+        .position(|i| i.keyword == "RUN" && i.args.contains("cargo chef cook"))
+        .expect("the dependency layer: cargo chef cook");
+    let copied_before_cook: Vec<String> = instructions[builder_start..cook_at]
+        .iter()
+        .filter(|i| i.keyword == "COPY" && !i.args.starts_with("--from"))
+        .filter_map(|i| i.args.split_whitespace().next())
+        .map(|source| source.trim_end_matches('/').to_string())
+        .collect();
+    for path in patched_paths() {
+        assert!(
+            copied_before_cook
+                .iter()
+                .any(|source| path == *source || path.starts_with(&format!("{source}/"))),
+            "{path} ([patch.crates-io]) is not copied into the builder before cargo chef cook"
+        );
+    }
+
     let shipped: BTreeSet<String> = instructions
         .iter()
         .filter(|i| i.keyword == "COPY" && i.args.starts_with("--from=builder"))

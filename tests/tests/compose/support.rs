@@ -327,6 +327,24 @@ pub fn workspace_binaries() -> BTreeSet<String> {
         .collect()
 }
 
+/// The paths of the workspace's `[patch.crates-io]` path dependencies (relative to the root).
+pub fn patched_paths() -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Table = text.parse().expect("Cargo.toml is TOML");
+    manifest
+        .get("patch")
+        .and_then(|p| p.get("crates-io"))
+        .and_then(|p| p.as_table())
+        .map(|patches| {
+            patches
+                .values()
+                .filter_map(|p| p.get("path").and_then(|v| v.as_str()))
+                .map(|p| p.trim_end_matches('/').to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The environment variables `--help` of `program args…` lists (`[env: NAME=…]`), from the
 /// freshly built workspace binary.
 pub fn env_vars_in_help(program: &str, args: &[&str]) -> BTreeSet<String> {
