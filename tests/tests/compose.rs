@@ -396,7 +396,7 @@ fn init_steps_and_programs_agree() {
     let topic = service("kafka-init").var("TOPIC");
     assert_eq!(topic, "web_analytics", "SPEC: topic web_analytics");
     for producer in running("wa-producer") {
-        assert_eq!(producer.var("WA_KAFKA_TOPIC"), topic, "{}", producer.name);
+        assert_eq!(producer.var("WA_TOPIC"), topic, "{}", producer.name);
     }
     for consumer in dataflow.iter().chain([&archiver]) {
         assert_eq!(consumer.var("WA_TOPIC"), topic, "{}", consumer.name);
