@@ -27,6 +27,7 @@ mod kafka;
 pub mod oracle;
 mod sql_engine;
 mod stack;
+pub mod web;
 
 pub use bin::binary;
 pub use hive_sql::{Column, ResultSet};

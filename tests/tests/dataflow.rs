@@ -56,6 +56,7 @@ fn shared_stream() -> &'static Stream {
             out_of_order_ms: 1_500,
             late_fraction: 0.03,
             late_by_ms: 10_000,
+            no_pacing: true,
         };
         eprintln!(
             "[dataflow test] filling the shared stream ({} events)",
@@ -310,6 +311,7 @@ fn sigkill_mid_stream_and_restart_with_other_worker_counts_loses_and_duplicates_
         out_of_order_ms: 1_000,
         late_fraction: 0.03,
         late_by_ms: 8_000,
+        no_pacing: false,
     };
     let mut stream = Stream::create(s, "df_restart", sim);
     stream.produce_leading(s);

@@ -49,6 +49,8 @@ pub struct Sim {
     pub out_of_order_ms: u64,
     pub late_fraction: f64,
     pub late_by_ms: u64,
+    /// `--no-pacing`: publish as fast as Kafka takes the events (event times unchanged).
+    pub no_pacing: bool,
 }
 
 impl Sim {
@@ -73,6 +75,9 @@ impl Sim {
             .args(["--late-by-ms", &self.late_by_ms.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null());
+        if self.no_pacing {
+            command.arg("--no-pacing");
+        }
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("WA_") {
                 command.env_remove(key);
@@ -105,6 +110,18 @@ impl Sim {
 pub struct Background(Child);
 
 impl Background {
+    /// Starts `command`; the process is killed when this is dropped.
+    pub fn spawn(command: &mut Command) -> Background {
+        Background(command.spawn().unwrap())
+    }
+
+    /// Panics when the process has exited.
+    pub fn assert_running(&mut self, what: &str) {
+        if let Some(status) = self.0.try_wait().unwrap() {
+            panic!("{what} exited: {status}");
+        }
+    }
+
     /// Waits for the process to end; panics unless it succeeded.
     pub fn wait_success(&mut self, what: &str) {
         let status = self.0.wait().unwrap();
