@@ -21,6 +21,7 @@
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
 #[path = "dataflow/support.rs"]
+#[allow(dead_code)] // shared with end_to_end.rs, which uses other parts
 mod support;
 
 use std::sync::OnceLock;

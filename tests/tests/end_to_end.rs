@@ -227,7 +227,6 @@ fn a_real_browser_shows_up_in_raw_web_events_and_page_analytics() {
     options.window_size = Duration::from_secs(10);
     options.max_out_of_orderness = Duration::from_secs(1);
     options.idle_timeout = Duration::from_secs(2);
-    options.extra_args = vec!["--start-position".into(), "earliest".into()];
     let mut df = Dataflow::start(s, &options).unwrap();
 
     // A page on another origin, with the collector's snippet, visited by Chromium.
