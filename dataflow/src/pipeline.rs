@@ -231,7 +231,11 @@ pub fn run(args: RunArgs) -> Result<()> {
             bail!("worker {i} failed: {e}");
         }
     }
-    tracing::info!(process, peak_rss_bytes = peak_rss_bytes(), "dataflow complete");
+    tracing::info!(
+        process,
+        peak_rss_bytes = peak_rss_bytes(),
+        "dataflow complete"
+    );
     Ok(())
 }
 
