@@ -211,28 +211,16 @@ def insert_into(table):
     return write
 
 
-def log_progress(spark):
-    """Logs every micro-batch (rows, time per phase, watermark) to stderr as it completes."""
-    from pyspark.sql.streaming import StreamingQueryListener
-
-    class Listener(StreamingQueryListener):
-        def onQueryStarted(self, event):
-            pass
-
-        def onQueryProgress(self, event):
-            p = event.progress
-            phases = ",".join(f"{k}:{v}" for k, v in sorted(p.durationMs.items()))
-            log("batch", query=p.name, id=p.batchId, rows=p.numInputRows, ms=phases,
-                watermark=p.eventTime.get("watermark", "-"))
-
-        def onQueryIdle(self, event):
-            pass
-
-        def onQueryTerminated(self, event):
-            if event.exception:
-                log("query failed", id=event.id, error=event.exception.splitlines()[0])
-
-    spark.streams.addListener(Listener())
+def log_progress(queries, logged):
+    """Logs the micro-batches completed since the last call (rows, ms per phase, watermark) to
+    stderr; `logged` maps a query name to how many of its batches are logged already."""
+    for q in queries:
+        progress = q.recentProgress
+        for p in progress[logged.get(q.name, 0):]:
+            phases = ",".join(f"{k}:{v}" for k, v in sorted(p["durationMs"].items()))
+            log("batch", query=q.name, id=p["batchId"], rows=p["numInputRows"], ms=phases,
+                watermark=p["eventTime"].get("watermark", "-"))
+        logged[q.name] = len(progress)
 
 
 def main():
@@ -243,7 +231,6 @@ def main():
     ready = time.time()
     log("session ready", startup_s=f"{ready - STARTED:.1f}", spark=spark.version)
 
-    log_progress(spark)
     events = valid_events(spark, a)
     db = a.database
 
@@ -281,17 +268,21 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     failed = None
+    logged = {}
     if a.mode == "drain":
         for q in queries:
             while q.isActive and not stop.is_set():
                 q.awaitTermination(1)
+                log_progress(queries, logged)
     else:
         deadline = began + a.run_for if a.run_for else None
         while not stop.is_set() and all(q.isActive for q in queries):
             if deadline and time.time() >= deadline:
                 break
             time.sleep(0.5)
+            log_progress(queries, logged)
     ended = time.time()
+    log_progress(queries, logged)
     for q in queries:
         if q.isActive:
             q.stop()
@@ -299,7 +290,7 @@ def main():
             failed = f"{q.name}: {str(q.exception()).splitlines()[0]}"
 
     seconds = ended - began
-    # Every batch's progress (Spark keeps the last 100 per query).
+    # Every batch's progress (kept: spark.sql.streaming.numRecentProgressUpdates above).
     rows = {q.name: sum(p["numInputRows"] for p in q.recentProgress) for q in queries}
     batches = {q.name: len(q.recentProgress) for q in queries}
     # Events read from Kafka: every query reads the whole topic; report the first one's count.
