@@ -1,0 +1,76 @@
+//! `wa-bench`: the helpers of the end-to-end bench (`bench/run`) that are not the pipeline.
+//!
+//! `wa-bench kafka-count --topic T` reads topic `T` from its beginning to its end offsets and
+//! prints records/s and MB/s: the bare limit of reading it (see [`wa_bench::kafka_count`]).
+//! A human line goes to stderr, one JSON object to stdout.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use wa_bench::kafka_count::{count, CountConfig};
+
+/// Benchmark helpers (not part of the pipeline).
+#[derive(Debug, Parser)]
+#[command(name = "wa-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Count a topic's records and bytes from its beginning to its end offsets, as fast as one
+    /// librdkafka consumer can.
+    KafkaCount {
+        /// Kafka bootstrap servers.
+        #[arg(long, env = "WA_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+        brokers: String,
+        /// The topic.
+        #[arg(long, env = "WA_TOPIC", default_value = "web_analytics")]
+        topic: String,
+        /// Also parse and validate every value (`events::parse`).
+        #[arg(long)]
+        parse: bool,
+        /// librdkafka property `KEY=VALUE` (repeatable), applied after ours.
+        #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+        properties: Vec<(String, String)>,
+    },
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::KafkaCount {
+            brokers,
+            topic,
+            parse,
+            properties,
+        } => {
+            let report = count(&CountConfig {
+                brokers,
+                topic: topic.clone(),
+                parse,
+                properties,
+            })?;
+            eprintln!(
+                "kafka-count {topic}: {} records, {:.1} MB in {:.2} s = {:.0} records/s, {:.1} MB/s{}",
+                report.records,
+                report.bytes as f64 / 1e6,
+                report.seconds,
+                report.records_per_sec(),
+                report.megabytes_per_sec(),
+                report
+                    .parsed
+                    .map(|(v, r)| format!(" (parsed: {v} valid, {r} rejected)"))
+                    .unwrap_or_default(),
+            );
+            println!("{}", report.to_json());
+        }
+    }
+    Ok(())
+}
