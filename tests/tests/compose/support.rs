@@ -293,7 +293,8 @@ pub fn bin_flags(args: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// The binary targets of the workspace's own packages, from `cargo metadata`.
+/// The binary targets of the workspace's own packages that the image ships (all but the
+/// benchmark tools), from `cargo metadata`.
 pub fn workspace_binaries() -> BTreeSet<String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
@@ -317,6 +318,12 @@ pub fn workspace_binaries() -> BTreeSet<String> {
         .as_array()
         .expect("packages")
         .iter()
+        // The benchmark tools (`bench/`) run beside the stack, not in the product's image.
+        .filter(|p| {
+            p["manifest_path"]
+                .as_str()
+                .is_some_and(|m| !m.ends_with("/bench/Cargo.toml"))
+        })
         .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
         .filter(|t| {
             t["kind"]
