@@ -305,9 +305,11 @@ async fn quiet_topic_gets_its_last_records_committed_within_the_roll_interval() 
     let archive = wait_for_records(s, &setup.root, records.len(), Duration::from_secs(30)).await;
     let took = produced.elapsed();
     assert!(archive == expected(&records), "got {archive:?}");
-    // The roll interval, plus the timer's granularity and HDFS commit time.
+    // Without the time-based roll nothing would ever be committed (no record follows); the
+    // bound is the roll interval plus generous room for a loaded machine (commit latency is
+    // a benchmark figure, not a test).
     assert!(
-        took < Duration::from_secs_f64(3.0 + 3.0),
+        took < Duration::from_secs_f64(3.0 + 12.0),
         "committed only after {took:?}"
     );
     archiver.assert_running();
