@@ -75,7 +75,12 @@ pub struct RunArgs {
     #[arg(short = 'X', value_name = "KEY=VALUE", env = "WA_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property)]
     pub kafka_properties: Vec<(String, String)>,
     /// Where a partition without a checkpoint starts.
-    #[arg(long, env = "WA_START_POSITION", value_enum, default_value = "earliest")]
+    #[arg(
+        long,
+        env = "WA_START_POSITION",
+        value_enum,
+        default_value = "earliest"
+    )]
     pub start_position: StartPosition,
 
     /// NameNode URL (`hdfs://host:port`, or a nameservice from `HADOOP_CONF_DIR`).
@@ -91,7 +96,11 @@ pub struct RunArgs {
     #[arg(long, env = "WA_DATABASE", default_value = hive::config::DEFAULT_DATABASE)]
     pub database: String,
     /// Checkpoint directory on HDFS (path on `--hdfs-url`); one checkpoint per topic inside.
-    #[arg(long, env = "WA_CHECKPOINT_DIR", default_value = "/checkpoints/wa-dataflow")]
+    #[arg(
+        long,
+        env = "WA_CHECKPOINT_DIR",
+        default_value = "/checkpoints/wa-dataflow"
+    )]
     pub checkpoint_dir: String,
 
     /// Window length.

@@ -11,8 +11,23 @@
 //! - [`watermark`]: per-partition watermarks and lateness; the source's capability is their
 //!   minimum, so the dataflow frontier *is* the watermark.
 //! - [`window`]: tumbling and hopping event-time window assignment.
+//! - [`source`]: the Kafka source operator (assignment, polling, lateness, row buffering, cuts).
+//! - [`rows`]: event rows and the ORC files they become; file names.
+//! - [`sink`]: final window counts → one `page_analytics` file per window.
+//! - [`checkpoint`], [`coordinator`], [`recovery`]: exactly once across restarts.
+//! - [`pipeline`], [`launch`], [`config`], [`status`]: the process, the launcher, the command
+//!   line, metrics and the status line.
 
+pub mod checkpoint;
 pub mod cluster;
 pub mod config;
+pub mod coordinator;
+pub mod launch;
+pub mod pipeline;
+pub mod recovery;
+pub mod rows;
+pub mod sink;
+pub mod source;
+pub mod status;
 pub mod watermark;
 pub mod window;

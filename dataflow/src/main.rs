@@ -1,8 +1,33 @@
-//! `wa-dataflow`: the timely/differential cluster that replaces Spark (see the crate docs).
+//! `wa-dataflow`: the timely/differential cluster that replaces Spark (see the crate docs and
+//! `docs/dataflow-design.md`).
 
 use clap::Parser as _;
+use dataflow::config::{Cli, Command};
+use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
-    let _cli = dataflow::config::Cli::parse();
-    anyhow::bail!("wa-dataflow is not built yet (see the dataflow issue)")
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // Crash-only: a panicking worker would leave its peers waiting for its progress forever,
+    // so any panic ends the process (the checkpoint makes a restart exact).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        std::process::exit(101);
+    }));
+    let cli = Cli::parse();
+    match cli.command {
+        None => run(cli.run),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Launch(args)) => dataflow::launch::launch(args),
+    }
+}
+
+fn run(args: dataflow::config::RunArgs) -> anyhow::Result<()> {
+    dataflow::launch::watch_launcher();
+    dataflow::pipeline::run(args)
 }

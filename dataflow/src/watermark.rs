@@ -18,6 +18,16 @@
 //! sees is the minimum watermark over all partitions: there is no second protocol for
 //! watermarks. All times are UTC epoch milliseconds.
 
+/// What a checkpoint keeps of a partition's watermark so a replay judges lateness exactly as
+/// the first reading did. Times are UTC epoch ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WatermarkState {
+    /// Largest event time read so far; `None` before the first event.
+    pub max_event_time_ms: Option<i64>,
+    /// Highest watermark the idle (wall-clock) policy reached; `None` if it never acted.
+    pub idle_watermark_ms: Option<i64>,
+}
+
 /// Watermark state of one Kafka partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionWatermark {
@@ -58,6 +68,23 @@ impl PartitionWatermark {
         PartitionWatermark {
             max_event_time_ms,
             ..PartitionWatermark::new(max_out_of_orderness_ms)
+        }
+    }
+
+    /// A partition restored from a checkpointed [`WatermarkState`].
+    pub fn from_state(max_out_of_orderness_ms: i64, state: WatermarkState) -> Self {
+        PartitionWatermark {
+            max_event_time_ms: state.max_event_time_ms,
+            idle_watermark_ms: state.idle_watermark_ms,
+            ..PartitionWatermark::new(max_out_of_orderness_ms)
+        }
+    }
+
+    /// The state to checkpoint (see [`PartitionWatermark::from_state`]).
+    pub fn state(&self) -> WatermarkState {
+        WatermarkState {
+            max_event_time_ms: self.max_event_time_ms,
+            idle_watermark_ms: self.idle_watermark_ms,
         }
     }
 

@@ -26,7 +26,7 @@ pub struct KafkaArgs {
     pub brokers: String,
 
     /// Topic the events are written to.
-    #[arg(long, env = "WA_KAFKA_TOPIC", default_value = "web_analytics")]
+    #[arg(long, env = "WA_TOPIC", default_value = "web_analytics")]
     pub topic: String,
 
     /// Extra librdkafka producer property `KEY=VALUE` (repeatable), e.g.

@@ -60,6 +60,11 @@ pub struct SimulateArgs {
     #[arg(long, env = "WA_SIM_USERS", default_value_t = 100_000)]
     pub users: u64,
 
+    /// Publish as fast as Kafka takes the events instead of at `--rate` per wall-clock second
+    /// (backfills, tests, benchmarks). Event times are the same either way.
+    #[arg(long, env = "WA_SIM_NO_PACING")]
+    pub no_pacing: bool,
+
     /// Write every event sent, one wire-form JSON object per line (NDJSON), to this file.
     #[arg(long, env = "WA_SIM_LOG")]
     pub log: Option<PathBuf>,
@@ -152,7 +157,7 @@ pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
         }
         // Pace: slot i is sent once the wall clock has advanced as far as its stream time.
         let due = Duration::from_millis(sim.offset_ms.max(0) as u64);
-        if let Some(wait) = due.checked_sub(began.elapsed()) {
+        if let Some(wait) = due.checked_sub(began.elapsed()).filter(|_| !args.no_pacing) {
             if wait >= Duration::from_millis(1) {
                 std::thread::sleep(wait);
             }

@@ -1,13 +1,18 @@
-//! Kafka helpers: client configuration for the local broker and topic creation.
+//! Kafka helpers: client configuration for the local broker, topic creation, and reading a
+//! whole topic back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
 
+use crate::oracle::TopicRecord;
 use crate::Stack;
 
 /// A librdkafka configuration pointing at the local broker (`bootstrap.servers` only).
@@ -45,4 +50,62 @@ pub async fn create_topic(stack: &Stack, topic: &str, partitions: i32) -> Result
         }
     }
     Ok(())
+}
+
+/// Every record of `topic`, sorted by (partition, offset): what Kafka really holds, to check a
+/// predicted [`crate::oracle::Layout`] against. Waits (up to 60 s) until as many records as
+/// the partitions' high watermarks announce have been read. Records without a value are read
+/// as an empty value.
+///
+/// # Errors
+/// When the topic cannot be read, or not all of it within 60 s.
+pub fn read_topic(stack: &Stack, topic: &str) -> Result<Vec<TopicRecord>> {
+    let consumer: BaseConsumer = kafka_config(stack)
+        .set("group.id", crate::unique_name("wa_tests_read"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("creating a Kafka consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .with_context(|| format!("metadata of {topic}"))?;
+    let Some(meta) = metadata.topics().first() else {
+        bail!("no metadata for {topic}");
+    };
+    let mut assignment = TopicPartitionList::new();
+    let mut total = 0i64;
+    for partition in meta.partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+            .with_context(|| format!("offsets of {topic}/{}", partition.id()))?;
+        total += high - low;
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .context("building the assignment")?;
+    }
+    consumer
+        .assign(&assignment)
+        .context("assigning partitions")?;
+    let mut records = Vec::with_capacity(total as usize);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (records.len() as i64) < total {
+        if Instant::now() > deadline {
+            bail!(
+                "read {} of {total} records of {topic} in 60 s",
+                records.len()
+            );
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.with_context(|| format!("reading {topic}"))?;
+        records.push(TopicRecord {
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            value: message.payload().unwrap_or_default().to_vec(),
+            timestamp_ms: message.timestamp().to_millis(),
+        });
+    }
+    records.sort();
+    Ok(records)
 }

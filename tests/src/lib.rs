@@ -10,6 +10,9 @@
 //! - [`unique_name`] gives each test its own topic, table and HDFS path names.
 //! - [`Stack::hive_sql`] runs Hive SQL through the Thrift server (Hive's own ORC reader) and
 //!   returns typed rows; [`SqlEngine`] starts a private one in another JVM time zone.
+//! - [`oracle`] recomputes from a topic's content what the dataflow's four tables must hold,
+//!   reads them back through Hive SQL and prints a readable diff; [`dataflow`] runs the real
+//!   `wa-dataflow` cluster from a private `workers.toml` and kills every process of it on drop.
 //! - [`Stack::datanode_outage`], [`Stack::broker_outage`] and [`Stack::metastore_outage`]
 //!   inject faults (the service comes back when the [`Outage`] ends or is dropped); tests that
 //!   do must hold [`Stack::exclusive`], every other test holds [`Stack::shared`], so a fault
@@ -18,14 +21,17 @@
 //! Must never: mock a service, or pass when a service is missing.
 
 mod bin;
+pub mod dataflow;
 mod hive_sql;
 mod kafka;
+pub mod oracle;
 mod sql_engine;
 mod stack;
+pub mod web;
 
 pub use bin::binary;
 pub use hive_sql::{Column, ResultSet};
-pub use kafka::{create_topic, kafka_config};
+pub use kafka::{create_topic, kafka_config, read_topic};
 pub use sql_engine::SqlEngine;
 pub use stack::{stack, Outage, Stack, StackGuard};
 

@@ -74,7 +74,8 @@ fn env_port(name: &str, default: u16) -> Result<u16> {
 }
 
 impl Stack {
-    fn from_env() -> Result<Self> {
+    /// The endpoints from the environment, without checking or starting anything.
+    pub(crate) fn from_env() -> Result<Self> {
         let ports = Ports {
             kafka: env_port("WA_KAFKA_PORT", 9092)?,
             hdfs: env_port("WA_HDFS_PORT", 9000)?,

@@ -594,7 +594,7 @@ async fn headless_chromium_sends_beacons_that_reach_kafka() {
     );
     let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let page_url = format!("http://{}/shop", site.local_addr().unwrap());
-    let server = tokio::spawn(serve_page(site, page));
+    let server = tokio::spawn(wa_tests::web::serve_page(site, page));
 
     let output = tokio::time::timeout(
         Duration::from_secs(120),
@@ -645,32 +645,6 @@ async fn headless_chromium_sends_beacons_that_reach_kafka() {
         assert_eq!(event.page_url, "/shop");
         assert_eq!(event.session_id, events[0].session_id);
         assert!((event.event_time_ms - now_ms()).abs() < 120_000);
-    }
-}
-
-/// Answers every HTTP request on `listener` with `page` (text/html), until aborted.
-async fn serve_page(listener: tokio::net::TcpListener, page: String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            return;
-        };
-        let page = page.clone();
-        tokio::spawn(async move {
-            let mut request = Vec::new();
-            let mut buffer = [0u8; 4096];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buffer).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => request.extend_from_slice(&buffer[..n]),
-                }
-            }
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
-                page.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
     }
 }
 

@@ -20,19 +20,9 @@ use wa_tests::{create_topic, kafka_config, unique_name, Stack};
 /// Values per UTC date (`YYYY-MM-DD`), sorted; `None` is a record without a value.
 pub type ByDate = BTreeMap<String, Vec<Option<Vec<u8>>>>;
 
-/// The `wa-archiver` binary built by this `cargo test` run (`cargo test -p archiver -p
-/// wa-tests` builds it; so does `cargo test --workspace`). One place to change once the
-/// shared binary locator lands.
+/// The `wa-archiver` binary of this workspace (built on first use).
 pub fn archiver_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/archiver-HASH → target/<profile>/wa-archiver
-    let bin = exe.parent().unwrap().parent().unwrap().join("wa-archiver");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test -p archiver -p wa-tests --test archiver` (or `cargo build -p archiver`) first",
-        bin.display()
-    );
-    bin
+    wa_tests::binary("wa-archiver").unwrap()
 }
 
 pub fn free_port() -> u16 {

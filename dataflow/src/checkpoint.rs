@@ -1,0 +1,354 @@
+//! Checkpoints: where each Kafka partition resumes, stored atomically on HDFS.
+//!
+//! A checkpoint is taken at a committed frontier `F` (UTC epoch ms): every window with
+//! `window_end ≤ F` is in a committed `page_analytics` file. Per Kafka partition it keeps
+//! (see `docs/dataflow-design.md`):
+//!
+//! - `read_offset`: the first offset whose event rows (raw, late, rejected) are *not*
+//!   committed; rows below it never get written again;
+//! - `resume_offset ≤ read_offset`: where reading restarts — the first offset of an on-time
+//!   event of a window still open at `F` (the trap of SPEC §4: such an event may sit below
+//!   offsets whose rows are committed), or `read_offset` when there is none;
+//! - the partition's watermark state just before `resume_offset`, so a replay judges lateness
+//!   exactly as the first reading did.
+//!
+//! Entries are per partition, so a checkpoint works for any number of workers. Sources take
+//! *cuts* ([`PartitionCut`]) after committing their rows; the coordinator combines one cut of
+//! every partition with `F` into a [`Checkpoint`] ([`Checkpoint::from_cuts`]).
+
+use std::collections::BTreeMap;
+
+use hdfs_native::{Client, ClientBuilder, WriteOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::watermark::WatermarkState;
+
+/// Format version written into every checkpoint.
+pub const VERSION: u32 = 1;
+
+/// The first on-time event of one window in one partition, as a source remembers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenWindow {
+    /// `window_end` of the window, UTC epoch ms.
+    pub window_end_ms: i64,
+    /// Offset of the first on-time event of the window in this partition.
+    pub first_offset: i64,
+    /// The partition's watermark state just before that event was read.
+    pub state: WatermarkState,
+}
+
+/// One partition at a source's cut: all its rows below `read_offset` are committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionCut {
+    /// Kafka partition.
+    pub partition: i32,
+    /// First offset not read (and not committed) at the cut.
+    pub read_offset: i64,
+    /// Watermark state at the cut (before `read_offset`).
+    pub state: WatermarkState,
+    /// Windows with events below `read_offset` that were not yet known to be committed,
+    /// ordered by `window_end_ms`.
+    pub open: Vec<OpenWindow>,
+}
+
+/// What one source reports after a cut: its partitions, all committed up to the cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CutReport {
+    /// The source's cut counter (0, 1, 2, …), for logs; a later cut of a partition supersedes
+    /// an earlier one.
+    pub round: u64,
+    /// Global index of the reporting worker.
+    pub worker: usize,
+    /// Partitions of the topic (so the coordinator knows when it holds a cut of each).
+    pub partitions_total: usize,
+    /// The reporting worker's partitions.
+    pub partitions: Vec<PartitionCut>,
+}
+
+/// Where one partition resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionCheckpoint {
+    /// First offset whose event rows are not committed.
+    pub read_offset: i64,
+    /// Offset reading resumes at (≤ `read_offset`).
+    pub resume_offset: i64,
+    /// Watermark state just before `resume_offset`.
+    pub resume_state: WatermarkState,
+}
+
+/// A checkpoint of the whole dataflow (one per topic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Format version ([`VERSION`]).
+    pub version: u32,
+    /// Kafka topic.
+    pub topic: String,
+    /// Committed frontier `F`, UTC epoch ms: windows with `window_end ≤ F` are committed.
+    pub frontier_ms: i64,
+    /// When it was written (RFC 3339, UTC); informational.
+    pub written_at: String,
+    /// Per Kafka partition.
+    pub partitions: BTreeMap<i32, PartitionCheckpoint>,
+}
+
+/// A checkpoint that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// HDFS refused an operation.
+    #[error("HDFS {op} {path}: {source}")]
+    Hdfs {
+        /// What was attempted.
+        op: &'static str,
+        /// The path.
+        path: String,
+        /// hdfs-native's error.
+        source: hdfs_native::HdfsError,
+    },
+    /// The stored file is not a checkpoint of this format, or is for another topic.
+    #[error("checkpoint {path} is unusable: {detail}")]
+    Invalid {
+        /// The path.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Whether hdfs-native's error says the path does not exist (it reports that either as its
+/// own variant or as the NameNode's `FileNotFoundException`, depending on the call).
+pub fn is_not_found(e: &hdfs_native::HdfsError) -> bool {
+    match e {
+        hdfs_native::HdfsError::FileNotFound(_) => true,
+        hdfs_native::HdfsError::RPCError(class, _) => class.ends_with("FileNotFoundException"),
+        _ => false,
+    }
+}
+
+impl Checkpoint {
+    /// Combines one cut of every partition with the committed frontier `frontier_ms` (`F`).
+    ///
+    /// For each partition, `resume_offset` is the smallest `first_offset` of its open windows
+    /// ending after `F` (with that window's watermark state), else the cut's `read_offset`.
+    pub fn from_cuts<'a>(
+        topic: &str,
+        frontier_ms: i64,
+        cuts: impl IntoIterator<Item = &'a PartitionCut>,
+    ) -> Checkpoint {
+        let partitions = cuts
+            .into_iter()
+            .map(|cut| {
+                let resume = cut
+                    .open
+                    .iter()
+                    .filter(|w| w.window_end_ms > frontier_ms && w.first_offset < cut.read_offset)
+                    .min_by_key(|w| w.first_offset);
+                let entry = match resume {
+                    Some(w) => PartitionCheckpoint {
+                        read_offset: cut.read_offset,
+                        resume_offset: w.first_offset,
+                        resume_state: w.state,
+                    },
+                    None => PartitionCheckpoint {
+                        read_offset: cut.read_offset,
+                        resume_offset: cut.read_offset,
+                        resume_state: cut.state,
+                    },
+                };
+                (cut.partition, entry)
+            })
+            .collect();
+        Checkpoint {
+            version: VERSION,
+            topic: topic.to_string(),
+            frontier_ms,
+            written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            partitions,
+        }
+    }
+}
+
+/// The checkpoint of one topic on HDFS: `<dir>/<topic>/checkpoint.json`, replaced atomically
+/// (written to a temporary name, then renamed over the old one).
+#[derive(Clone)]
+pub struct CheckpointStore {
+    client: std::sync::Arc<Client>,
+    path: String,
+    topic: String,
+}
+
+impl std::fmt::Debug for CheckpointStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckpointStore {
+    /// The store for `topic` under `dir` (an absolute path) on the NameNode at `hdfs_url`.
+    /// Makes no call to HDFS.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Hdfs`] when hdfs-native rejects the URL.
+    pub fn new(hdfs_url: &str, dir: &str, topic: &str) -> Result<Self, CheckpointError> {
+        let client = ClientBuilder::new()
+            .with_url(hdfs_url)
+            .build()
+            .map_err(|source| CheckpointError::Hdfs {
+                op: "connect",
+                path: hdfs_url.to_string(),
+                source,
+            })?;
+        Ok(CheckpointStore {
+            client: std::sync::Arc::new(client),
+            path: format!("{}/{topic}/checkpoint.json", dir.trim_end_matches('/')),
+            topic: topic.to_string(),
+        })
+    }
+
+    /// Path of the checkpoint file.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The stored checkpoint; `None` when there is none yet.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Hdfs`] when HDFS cannot be read, [`CheckpointError::Invalid`] for a
+    /// file that is not a checkpoint of this version and topic (never silently ignored: that
+    /// would reprocess the topic from the start).
+    pub async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        let mut reader = match self.client.read(&self.path).await {
+            Ok(reader) => reader,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(source) => {
+                return Err(CheckpointError::Hdfs {
+                    op: "open",
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        let bytes = reader
+            .read_bytes(reader.file_length())
+            .await
+            .map_err(|source| CheckpointError::Hdfs {
+                op: "read",
+                path: self.path.clone(),
+                source,
+            })?;
+        let invalid = |detail: String| CheckpointError::Invalid {
+            path: self.path.clone(),
+            detail,
+        };
+        let checkpoint: Checkpoint =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        if checkpoint.version != VERSION {
+            return Err(invalid(format!(
+                "version {} (this build reads {VERSION})",
+                checkpoint.version
+            )));
+        }
+        if checkpoint.topic != self.topic {
+            return Err(invalid(format!(
+                "it is for topic {:?}, not {:?}",
+                checkpoint.topic, self.topic
+            )));
+        }
+        Ok(Some(checkpoint))
+    }
+
+    /// Replaces the stored checkpoint atomically.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Hdfs`]; the stored checkpoint is then the previous one.
+    pub async fn store(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        let hdfs = |op: &'static str, path: &str| {
+            let path = path.to_string();
+            move |source| CheckpointError::Hdfs { op, path, source }
+        };
+        let json = serde_json::to_vec_pretty(checkpoint).map_err(|e| CheckpointError::Invalid {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        })?;
+        let tmp = format!("{}.{}.tmp", self.path, std::process::id());
+        let options = WriteOptions {
+            overwrite: true,
+            create_parent: true,
+            ..Default::default()
+        };
+        let mut writer = self
+            .client
+            .create(&tmp, options)
+            .await
+            .map_err(hdfs("create", &tmp))?;
+        writer
+            .write_bytes(bytes::Bytes::from(json))
+            .await
+            .map_err(hdfs("write", &tmp))?;
+        writer.close().await.map_err(hdfs("close", &tmp))?;
+        self.client
+            .rename(&tmp, &self.path, true)
+            .await
+            .map_err(hdfs("rename", &self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(max: i64) -> WatermarkState {
+        WatermarkState {
+            max_event_time_ms: Some(max),
+            idle_watermark_ms: None,
+        }
+    }
+
+    #[test]
+    fn resume_at_the_oldest_window_still_open_at_the_frontier() {
+        let cut = PartitionCut {
+            partition: 3,
+            read_offset: 100,
+            state: state(500),
+            open: vec![
+                OpenWindow {
+                    window_end_ms: 60,
+                    first_offset: 2,
+                    state: state(1),
+                },
+                OpenWindow {
+                    window_end_ms: 120,
+                    first_offset: 40,
+                    state: state(70),
+                },
+                OpenWindow {
+                    window_end_ms: 180,
+                    first_offset: 30,
+                    state: state(65),
+                },
+            ],
+        };
+        // F = 60: the window ending at 60 is committed; 120 and 180 are open, 180 starts lower.
+        let cp = Checkpoint::from_cuts("t", 60, [&cut]);
+        assert_eq!(
+            cp.partitions[&3],
+            PartitionCheckpoint {
+                read_offset: 100,
+                resume_offset: 30,
+                resume_state: state(65)
+            }
+        );
+        // F = 180: nothing open, resume where the rows end.
+        let cp = Checkpoint::from_cuts("t", 180, [&cut]);
+        assert_eq!(cp.partitions[&3].resume_offset, 100);
+        assert_eq!(cp.partitions[&3].resume_state, state(500));
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let cp = Checkpoint::from_cuts("web", 7, []);
+        let json = serde_json::to_string(&cp).unwrap();
+        assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), cp);
+    }
+}

@@ -1,0 +1,249 @@
+//! The checkpoint coordinator (worker 0): cut reports + committed frontier → checkpoint.
+//!
+//! Every source reports its cuts; the coordinator keeps the latest cut of each partition (a
+//! later cut of a partition supersedes an earlier one, and each is self-consistent, so cuts
+//! taken at different moments combine). Once it holds a cut of every partition, and whenever a
+//! new cut arrives, it takes the committed frontier `F` — the frontier of the window sink's
+//! output, at or past the end of every committed window — and writes
+//! [`Checkpoint::from_cuts`] atomically. `F` never falls below the previous checkpoint's, and
+//! sources only forget windows below that, so every cut still knows the windows open at `F`.
+//! Then it
+//! downgrades its own output capability to `F`. Sources probe that output, so they learn which
+//! windows no longer need remembering, and the probe never runs ahead of a written checkpoint.
+//!
+//! After each checkpoint it also reports the read offsets to the Kafka consumer group (lag
+//! monitoring only) and writes `_SUCCESS` into the `dt` partitions the frontier has passed
+//! the end of (for `page_analytics`, when the day's last window has closed).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::{Scope, Stream};
+
+use crate::checkpoint::{Checkpoint, CheckpointStore, CutReport, PartitionCut};
+use crate::source::to_time;
+use crate::status::{format_ms, Status};
+use crate::window::WindowSpec;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Settings of the coordinator.
+#[derive(Clone)]
+pub struct CoordinatorSettings {
+    /// Kafka topic.
+    pub topic: Arc<str>,
+    /// Where the checkpoint goes.
+    pub store: CheckpointStore,
+    /// The checkpoint this run started from.
+    pub restored: Option<Arc<Checkpoint>>,
+    /// Stop watermark (UTC epoch ms): checkpoints never claim more.
+    pub stop_at_ms: Option<i64>,
+    /// Consumer settings for reporting offsets to the group.
+    pub kafka: ClientConfig,
+    /// Window assignment (for `page_analytics` day completeness).
+    pub window: WindowSpec,
+    /// Tables (for `_SUCCESS` markers).
+    pub tables: hive::HiveTables,
+    /// The process's tokio runtime.
+    pub runtime: tokio::runtime::Handle,
+    /// The process's status figures.
+    pub status: Arc<Status>,
+}
+
+struct Writing {
+    checkpoint: Checkpoint,
+    task: tokio::task::JoinHandle<Result<(), crate::checkpoint::CheckpointError>>,
+    attempts: u32,
+    retry_at: Option<Instant>,
+}
+
+/// Builds the coordinator; its output (no data) has the last checkpoint's frontier.
+pub fn coordinator<'scope>(
+    cuts: Stream<'scope, u64, Vec<CutReport>>,
+    committed: Stream<'scope, u64, Vec<()>>,
+    settings: CoordinatorSettings,
+) -> Stream<'scope, u64, Vec<()>> {
+    let scope: Scope<'scope, u64> = cuts.scope();
+    let is_leader = scope.index() == 0;
+    cuts.binary_frontier::<_, CapacityContainerBuilder<Vec<()>>, _, _, _, _>(
+        committed,
+        Exchange::new(|_: &CutReport| 0),
+        Pipeline,
+        "Checkpoint",
+        move |capability, info| {
+            let activator = scope.activator_for(info.address.clone());
+            let s = settings;
+            let mut last_frontier = s.restored.as_ref().map_or(i64::MIN, |c| c.frontier_ms);
+            // `_SUCCESS` is written for days passed after a real previous frontier only.
+            let mut marked_until = s.restored.as_ref().map(|c| c.frontier_ms);
+            let mut capability = if is_leader {
+                let mut c = capability;
+                c.downgrade(&to_time(last_frontier));
+                Some(c)
+            } else {
+                None
+            };
+            let group = if is_leader {
+                s.kafka.create::<BaseConsumer>().ok()
+            } else {
+                None
+            };
+            let mut latest: BTreeMap<i32, PartitionCut> = BTreeMap::new();
+            let mut fresh_cuts = false;
+            let mut partitions_total = usize::MAX;
+            let mut writing: Option<Writing> = None;
+            move |(cuts, cuts_frontier), (committed, committed_frontier), _output| {
+                cuts.for_each_stamp(|_, data| {
+                    for container in data {
+                        for report in container.drain(..) {
+                            partitions_total = report.partitions_total;
+                            for cut in report.partitions {
+                                latest.insert(cut.partition, cut);
+                            }
+                            fresh_cuts = true;
+                        }
+                    }
+                });
+                committed.for_each_stamp(|_, data| {
+                    for container in data {
+                        container.clear();
+                    }
+                });
+                if capability.is_none() {
+                    return;
+                }
+
+                if let Some(w) = writing.as_mut() {
+                    if let Some(at) = w.retry_at {
+                        if Instant::now() >= at {
+                            w.retry_at = None;
+                            let (store, cp) = (s.store.clone(), w.checkpoint.clone());
+                            w.task = s.runtime.spawn(async move { store.store(&cp).await });
+                        }
+                    } else if w.task.is_finished() {
+                        let result = s.runtime.block_on(&mut w.task).unwrap_or_else(|e| {
+                            Err(crate::checkpoint::CheckpointError::Invalid {
+                                path: s.store.path().to_string(),
+                                detail: format!("write task failed: {e}"),
+                            })
+                        });
+                        match result {
+                            Ok(()) => {
+                                let Some(done) = writing.take() else { return };
+                                last_frontier = done.checkpoint.frontier_ms;
+                                if let Some(c) = capability.as_mut() {
+                                    let t = to_time(last_frontier);
+                                    if *c.time() < t {
+                                        c.downgrade(&t);
+                                    }
+                                }
+                                after_checkpoint(&s, &done.checkpoint, group.as_ref(), &mut marked_until);
+                            }
+                            Err(e) => {
+                                w.attempts += 1;
+                                let wait = Duration::from_millis(500 * 2u64.pow(w.attempts.min(6)));
+                                metrics::counter!("wa_dataflow_commit_retries_total", "what" => "checkpoint").increment(1);
+                                tracing::warn!(attempt = w.attempts, error = %e, ?wait, "writing the checkpoint failed; retrying");
+                                w.retry_at = Some(Instant::now() + wait);
+                            }
+                        }
+                    }
+                }
+
+                let committed_ms = committed_frontier
+                    .frontier()
+                    .first()
+                    .map_or(i64::MAX, |t| i64::try_from(*t).unwrap_or(i64::MAX));
+                let frontier = committed_ms
+                    .min(s.stop_at_ms.unwrap_or(i64::MAX))
+                    .max(last_frontier);
+                if writing.is_none()
+                    && latest.len() >= partitions_total
+                    && (fresh_cuts || frontier > last_frontier)
+                {
+                    fresh_cuts = false;
+                    let checkpoint = Checkpoint::from_cuts(&s.topic, frontier, latest.values());
+                    let (store, cp) = (s.store.clone(), checkpoint.clone());
+                    let task = s.runtime.spawn(async move { store.store(&cp).await });
+                    writing = Some(Writing {
+                        checkpoint,
+                        task,
+                        attempts: 0,
+                        retry_at: None,
+                    });
+                }
+
+                // Every source has finished (stop watermark reached) and the last checkpoint
+                // is written: release the output, letting the dataflow complete.
+                if cuts_frontier.is_empty() && writing.is_none() && !fresh_cuts && frontier <= last_frontier {
+                    capability = None;
+                    return;
+                }
+                activator.activate_after(Duration::from_millis(50));
+            }
+        },
+    )
+}
+
+fn after_checkpoint(
+    s: &CoordinatorSettings,
+    checkpoint: &Checkpoint,
+    group: Option<&BaseConsumer>,
+    marked_until: &mut Option<i64>,
+) {
+    metrics::counter!("wa_dataflow_checkpoints_total").increment(1);
+    metrics::gauge!("wa_dataflow_checkpoint_frontier_ms").set(checkpoint.frontier_ms as f64);
+    s.status
+        .checkpoint_frontier_ms
+        .store(checkpoint.frontier_ms, Ordering::Relaxed);
+    tracing::debug!(frontier = %format_ms(checkpoint.frontier_ms), partitions = checkpoint.partitions.len(), "checkpoint written");
+
+    if let Some(consumer) = group {
+        let mut tpl = TopicPartitionList::new();
+        for (p, c) in &checkpoint.partitions {
+            let _ = tpl.add_partition_offset(&s.topic, *p, Offset::Offset(c.read_offset));
+        }
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
+            tracing::debug!(error = %e, "reporting offsets to the consumer group failed");
+        }
+    }
+
+    let previous = marked_until.replace(checkpoint.frontier_ms);
+    let Some(previous) = previous else { return };
+    if previous >= checkpoint.frontier_ms {
+        return;
+    }
+    // A window starting on day d closes by d's end + size − slide.
+    let window_tail = s.window.size_ms() - s.window.slide_ms();
+    let tables = s.tables.clone();
+    let frontier = checkpoint.frontier_ms;
+    s.runtime.spawn(async move {
+        for table in hive::Table::ALL {
+            let tail = if table == hive::Table::PageAnalytics { window_tail } else { 0 };
+            let dates = match crate::recovery::partition_dates(&tables, table).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(table = table.name(), error = %e, "cannot list partitions for _SUCCESS");
+                    continue;
+                }
+            };
+            for dt in dates {
+                let day_start = dt.date().and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
+                let Some(day_start) = day_start else { continue };
+                let complete_at = day_start + DAY_MS + tail;
+                if previous < complete_at && complete_at <= frontier {
+                    if let Err(e) = tables.mark_day_complete(table, dt).await {
+                        tracing::warn!(table = table.name(), dt = %dt, error = %e, "writing _SUCCESS failed");
+                    }
+                }
+            }
+        }
+    });
+}

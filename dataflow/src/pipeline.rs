@@ -1,0 +1,253 @@
+//! One process of the cluster: set-up, the dataflow every worker builds, and the worker loop.
+//!
+//! ```text
+//!  KafkaSource ──counts──▶ count_total (arranged by key) ──▶ WindowSink ──committed──┐
+//!      │  (rows committed by the source at each cut)                                  ▼
+//!      └──────cut reports────────────────────────────────────────────────▶ Checkpoint ──▶ probe
+//!                                                                                        │
+//!      ▲─────────────────── the probe tells sources what is checkpointed ────────────────┘
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use differential_dataflow::collection::AsCollection;
+use differential_dataflow::operators::CountTotal;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::operators::Probe;
+
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::cluster::ClusterConfig;
+use crate::config::RunArgs;
+use crate::coordinator::{coordinator, CoordinatorSettings};
+use crate::sink::{window_sink, SinkSettings};
+use crate::source::{kafka_source, SourceOutput, SourceSettings};
+use crate::status::{format_ms, spawn_status_line, Status};
+
+/// The cluster this process belongs to: `--workers-file`, or one process of `--workers`.
+///
+/// # Errors
+/// When the file cannot be read or is invalid.
+pub fn cluster_of(args: &RunArgs) -> Result<ClusterConfig> {
+    match &args.workers_file {
+        Some(path) => Ok(ClusterConfig::load(path)?),
+        None => {
+            if args.workers == 0 {
+                bail!("--workers must be at least 1");
+            }
+            Ok(ClusterConfig::single_process(args.workers))
+        }
+    }
+}
+
+/// librdkafka consumer settings from the flags (the pass-through properties win).
+pub fn kafka_config(args: &RunArgs) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &args.kafka_brokers)
+        .set("group.id", &args.consumer_group)
+        // Offsets live in our checkpoint; the group only shows lag.
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        // Tells the source a partition is caught up (the idle policy needs it).
+        .set("enable.partition.eof", "true")
+        // A checkpointed offset that retention deleted: continue at the oldest (logged).
+        .set("auto.offset.reset", "earliest")
+        .set("statistics.interval.ms", "5000")
+        .set("fetch.wait.max.ms", "100")
+        .set("queued.max.messages.kbytes", "65536");
+    for (k, v) in &args.kafka_properties {
+        c.set(k, v);
+    }
+    c
+}
+
+/// Partitions of `topic`, waiting up to `timeout` for it to exist.
+fn partition_count(config: &ClientConfig, topic: &str, timeout: Duration) -> Result<usize> {
+    let consumer: BaseConsumer = config.create().context("creating a Kafka client")?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let last = match consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) {
+            Ok(md) => match md.topics().iter().find(|t| t.name() == topic) {
+                Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                    return Ok(t.partitions().len())
+                }
+                Some(t) => format!("topic {topic:?} not available ({:?})", t.error()),
+                None => format!("topic {topic:?} not found"),
+            },
+            Err(e) => format!("cannot reach Kafka: {e}"),
+        };
+        if std::time::Instant::now() >= deadline {
+            bail!("{last} (waited {timeout:?}); create the topic or check --kafka-brokers");
+        }
+        tracing::info!("{last}; waiting");
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+/// Runs process `args.process` of the cluster until the dataflow completes (with
+/// `--stop-at-watermark`) or forever.
+///
+/// # Errors
+/// Bad settings, unreachable services at start-up, an unreadable checkpoint, or a worker that
+/// failed.
+pub fn run(args: RunArgs) -> Result<()> {
+    let cluster = cluster_of(&args)?;
+    let timely_config = cluster.timely_config(args.process)?;
+    let window = args.window_spec()?;
+    let process = args.process;
+
+    let mut metrics_addr = args.metrics_addr;
+    metrics_addr.set_port(metrics_addr.port().saturating_add(process as u16));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("wa-io")
+        .build()
+        .context("starting the tokio runtime")?;
+    {
+        let _guard = runtime.enter();
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(metrics_addr)
+            .install()
+            .with_context(|| format!("starting the metrics listener on {metrics_addr}"))?;
+    }
+
+    let tables = runtime
+        .block_on(hive::HiveTables::connect(args.hive_config()))
+        .context("configuring the Hive tables")?;
+    runtime
+        .block_on(tables.init())
+        .context("creating the Hive database and tables (is the metastore up?)")?;
+
+    let kafka = kafka_config(&args);
+    let partitions_total = partition_count(&kafka, &args.topic, Duration::from_secs(60))?;
+    let store = CheckpointStore::new(&args.hdfs_url, &args.checkpoint_dir, &args.topic)?;
+    // Read before the cluster connects: no process can write a newer one until all have.
+    let checkpoint: Option<Arc<Checkpoint>> = runtime
+        .block_on(store.load())
+        .context("reading the checkpoint")?
+        .map(Arc::new);
+    match &checkpoint {
+        Some(c) => {
+            tracing::info!(path = store.path(), frontier = %format_ms(c.frontier_ms), "resuming from checkpoint")
+        }
+        None => {
+            tracing::info!(path = store.path(), start = ?args.start_position, "no checkpoint; starting fresh")
+        }
+    }
+    if process == 0 {
+        if let Some(c) = &checkpoint {
+            let n = runtime
+                .block_on(crate::recovery::delete_uncommitted_windows(
+                    &tables,
+                    c.frontier_ms,
+                ))
+                .context("deleting windows committed after the checkpoint")?;
+            if n > 0 {
+                tracing::info!(files = n, "deleted windows committed after the checkpoint");
+            }
+        }
+    }
+    tracing::info!(
+        process,
+        processes = cluster.process_count(),
+        workers = cluster.total_workers(),
+        partitions = partitions_total,
+        topic = %args.topic,
+        window_size_ms = window.size_ms(),
+        window_slide_ms = window.slide_ms(),
+        "starting the dataflow"
+    );
+
+    let status = Arc::new(Status::new());
+    spawn_status_line(status.clone(), args.status_interval, process);
+    let stop_at_ms = args.stop_at_watermark.map(|t| t.timestamp_millis());
+    let topic: Arc<str> = args.topic.as_str().into();
+    let source_settings = SourceSettings {
+        topic: topic.clone(),
+        partitions_total,
+        kafka: kafka.clone(),
+        start_position: args.start_position,
+        checkpoint: checkpoint.clone(),
+        window,
+        max_out_of_orderness_ms: args.max_out_of_orderness.as_millis() as i64,
+        idle_timeout: args.idle_timeout,
+        roll_interval: args.roll_interval,
+        roll_size_bytes: args.roll_size_bytes,
+        stop_at_ms,
+        tables: tables.clone(),
+        runtime: runtime.handle().clone(),
+        status: status.clone(),
+    };
+    let sink_settings = SinkSettings {
+        tables: tables.clone(),
+        runtime: runtime.handle().clone(),
+        skip_windows_until: checkpoint.as_ref().map_or(i64::MIN, |c| c.frontier_ms),
+        stop_at_ms,
+        status: status.clone(),
+    };
+    let coordinator_settings = CoordinatorSettings {
+        topic,
+        store,
+        restored: checkpoint,
+        stop_at_ms,
+        kafka,
+        window,
+        tables: tables.clone(),
+        runtime: runtime.handle().clone(),
+        status,
+    };
+
+    let guards = timely::execute(timely_config, move |worker| {
+        let probe = ProbeHandle::new();
+        let (source_settings, sink_settings, coordinator_settings) = (
+            source_settings.clone(),
+            sink_settings.clone(),
+            coordinator_settings.clone(),
+        );
+        worker.dataflow::<u64, _, _>(|scope| {
+            let out = kafka_source(scope, source_settings, probe.clone());
+            let (counts, cuts) = out.ok_err(|o| match o {
+                SourceOutput::Count(key, time, diff) => Ok((key, time, diff)),
+                SourceOutput::Cut(report) => Err(report),
+            });
+            let windows = counts.as_collection().count_total();
+            let committed = window_sink(windows.inner, sink_settings);
+            coordinator(cuts, committed, coordinator_settings).probe_with(&probe);
+        });
+        while worker.step_or_park(Some(Duration::from_millis(100))) {}
+    })
+    .map_err(|e| anyhow::anyhow!("starting the timely cluster: {e}"))?;
+    let results = guards.join();
+    runtime
+        .block_on(tables.flush(Duration::from_secs(30)))
+        .context("registering the last partitions in the metastore")?;
+    for (i, r) in results.into_iter().enumerate() {
+        if let Err(e) = r {
+            bail!("worker {i} failed: {e}");
+        }
+    }
+    tracing::info!(
+        process,
+        peak_rss_bytes = peak_rss_bytes(),
+        "dataflow complete"
+    );
+    Ok(())
+}
+
+/// This process's peak resident set size (`VmHWM` in `/proc/self/status`), bytes; 0 where
+/// the kernel does not say.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}

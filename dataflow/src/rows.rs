@@ -1,0 +1,429 @@
+//! Event rows of one Kafka partition (`raw_web_events`, `late_web_events`,
+//! `rejected_web_events`) buffered between cuts, and the ORC files they become.
+//!
+//! A source buffers the rows of each partition it reads, grouped by table and `dt`. At a cut
+//! every group becomes one file named `p<partition>-o<first offset>.orc` (the Kafka offset of
+//! its first row), so a file holds rows of one partition only and its name says which offsets
+//! it starts at. Recovery relies on that: files of partition `p` whose first offset is at or
+//! after the checkpoint's `read_offset` came from a run that died before its checkpoint and
+//! are deleted ([`parse_row_file_name`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow::record_batch::RecordBatch;
+use events::{Rejection, WebEvent};
+use hive::{PartitionDate, Table};
+
+/// A valid event read behind its partition's watermark.
+#[derive(Debug, Clone)]
+pub struct LateRow {
+    /// The event.
+    pub event: WebEvent,
+    /// The watermark it missed, UTC epoch ms.
+    pub watermark_ms: i64,
+    /// Its Kafka offset.
+    pub offset: i64,
+}
+
+/// A Kafka record that is not a valid event.
+#[derive(Debug, Clone)]
+pub struct RejectedRow {
+    /// The record value, byte for byte (empty for a null value).
+    pub raw_value: Vec<u8>,
+    /// Why it was rejected.
+    pub rejection: Rejection,
+    /// Its Kafka offset.
+    pub offset: i64,
+    /// Kafka record timestamp, UTC epoch ms, when the record has one.
+    pub kafka_timestamp_ms: Option<i64>,
+    /// When the dataflow read it, UTC epoch ms.
+    pub seen_at_ms: i64,
+}
+
+#[derive(Debug)]
+struct Chunk<R> {
+    first_offset: i64,
+    rows: Vec<R>,
+}
+
+impl<R> Chunk<R> {
+    fn push(map: &mut BTreeMap<PartitionDate, Chunk<R>>, dt: PartitionDate, offset: i64, row: R) {
+        map.entry(dt)
+            .or_insert_with(|| Chunk {
+                first_offset: offset,
+                rows: Vec::new(),
+            })
+            .rows
+            .push(row);
+    }
+}
+
+/// One file to commit: rows of one table, one `dt`, one Kafka partition.
+#[derive(Debug, Clone)]
+pub struct RowFile {
+    /// The table.
+    pub table: Table,
+    /// Its partition.
+    pub dt: PartitionDate,
+    /// `p<partition>-o<first offset>.orc`.
+    pub name: String,
+    /// The rows, in offset order, with the table's columns.
+    pub batch: RecordBatch,
+}
+
+/// The buffered rows of one Kafka partition.
+#[derive(Debug)]
+pub struct RowBuffer {
+    topic: Arc<str>,
+    partition: i32,
+    raw: BTreeMap<PartitionDate, Chunk<WebEvent>>,
+    late: BTreeMap<PartitionDate, Chunk<LateRow>>,
+    rejected: BTreeMap<PartitionDate, Chunk<RejectedRow>>,
+    bytes: usize,
+}
+
+/// `dt` of an event time; times the Hive layer cannot place (never for a valid event) go to
+/// the epoch day rather than being dropped.
+fn dt_of(ms: i64) -> PartitionDate {
+    PartitionDate::from_epoch_ms(ms)
+        .or_else(|_| PartitionDate::from_epoch_ms(0))
+        .unwrap_or_else(|_| PartitionDate::new(chrono::NaiveDate::MIN))
+}
+
+impl RowBuffer {
+    /// An empty buffer for `partition` of `topic`.
+    pub fn new(topic: Arc<str>, partition: i32) -> Self {
+        RowBuffer {
+            topic,
+            partition,
+            raw: BTreeMap::new(),
+            late: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Approximate bytes buffered (of record values).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Buffers a valid event for `raw_web_events`; `size` is its record's length in bytes.
+    pub fn push_raw(&mut self, offset: i64, event: WebEvent, size: usize) {
+        self.bytes += size;
+        Chunk::push(&mut self.raw, dt_of(event.event_time_ms), offset, event);
+    }
+
+    /// Buffers a late event for `late_web_events`.
+    pub fn push_late(&mut self, row: LateRow, size: usize) {
+        self.bytes += size;
+        let (dt, offset) = (dt_of(row.event.event_time_ms), row.offset);
+        Chunk::push(&mut self.late, dt, offset, row);
+    }
+
+    /// Buffers a rejected record for `rejected_web_events` (`dt` of its Kafka timestamp, of
+    /// `seen_at` when it has none or one Hive cannot place).
+    pub fn push_rejected(&mut self, row: RejectedRow) {
+        self.bytes += row.raw_value.len();
+        let dt = row
+            .kafka_timestamp_ms
+            .and_then(|ms| PartitionDate::from_epoch_ms(ms).ok())
+            .unwrap_or_else(|| dt_of(row.seen_at_ms));
+        let offset = row.offset;
+        Chunk::push(&mut self.rejected, dt, offset, row);
+    }
+
+    /// Takes everything buffered as files (possibly none) and empties the buffer.
+    pub fn take_files(&mut self) -> Vec<RowFile> {
+        let p = self.partition;
+        let name = |first: i64| row_file_name(p, first);
+        let mut files = Vec::new();
+        for (dt, chunk) in std::mem::take(&mut self.raw) {
+            files.push(RowFile {
+                table: Table::RawWebEvents,
+                dt,
+                name: name(chunk.first_offset),
+                batch: raw_batch(&chunk.rows),
+            });
+        }
+        for (dt, chunk) in std::mem::take(&mut self.late) {
+            files.push(RowFile {
+                table: Table::LateWebEvents,
+                dt,
+                name: name(chunk.first_offset),
+                batch: late_batch(&self.topic, p, &chunk.rows),
+            });
+        }
+        for (dt, chunk) in std::mem::take(&mut self.rejected) {
+            files.push(RowFile {
+                table: Table::RejectedWebEvents,
+                dt,
+                name: name(chunk.first_offset),
+                batch: rejected_batch(&self.topic, p, &chunk.rows),
+            });
+        }
+        self.bytes = 0;
+        files
+    }
+}
+
+/// `p<partition>-o<first offset>.orc`.
+pub fn row_file_name(partition: i32, first_offset: i64) -> String {
+    format!("p{partition}-o{first_offset}.orc")
+}
+
+/// `(partition, first offset)` of a name made by [`row_file_name`]; `None` for anything else.
+pub fn parse_row_file_name(name: &str) -> Option<(i32, i64)> {
+    let rest = name.strip_prefix('p')?.strip_suffix(".orc")?;
+    let (p, o) = rest.split_once("-o")?;
+    Some((p.parse().ok()?, o.parse().ok()?))
+}
+
+/// `w-<window_start>-<window_end>.orc`, UTC epoch ms: the one `page_analytics` file of a
+/// window.
+pub fn window_file_name(window_start_ms: i64, window_end_ms: i64) -> String {
+    format!("w-{window_start_ms}-{window_end_ms}.orc")
+}
+
+/// `(window_start, window_end)` of a name made by [`window_file_name`].
+pub fn parse_window_file_name(name: &str) -> Option<(i64, i64)> {
+    let rest = name.strip_prefix("w-")?.strip_suffix(".orc")?;
+    let (s, e) = rest.rsplit_once('-')?;
+    Some((s.parse().ok()?, e.parse().ok()?))
+}
+
+fn event_columns<'a>(events: impl Iterator<Item = &'a WebEvent> + Clone) -> Vec<ArrayRef> {
+    let text = |f: fn(&WebEvent) -> Option<&str>| -> ArrayRef {
+        let mut b = StringBuilder::new();
+        for e in events.clone() {
+            b.append_option(f(e));
+        }
+        Arc::new(b.finish())
+    };
+    let mut time = TimestampMillisecondBuilder::new();
+    for e in events.clone() {
+        time.append_value(e.event_time_ms);
+    }
+    vec![
+        text(|e| Some(&e.event_id)),
+        text(|e| Some(&e.user_id)),
+        text(|e| Some(&e.session_id)),
+        text(|e| Some(&e.event_type)),
+        text(|e| Some(&e.page_url)),
+        text(|e| e.browser.as_deref()),
+        text(|e| e.os.as_deref()),
+        text(|e| e.country.as_deref()),
+        Arc::new(time.finish()),
+    ]
+}
+
+fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
+    // The columns are built above in the DDL's order and types, so this cannot fail unless
+    // the DDL and this file disagree, which the tests catch.
+    RecordBatch::try_new(table.arrow_schema(), columns)
+        .unwrap_or_else(|e| panic!("{table} columns out of step with its DDL: {e}"))
+}
+
+fn raw_batch(rows: &[WebEvent]) -> RecordBatch {
+    batch(Table::RawWebEvents, event_columns(rows.iter()))
+}
+
+fn kafka_columns(topic: &str, partition: i32, offsets: &[i64]) -> Vec<ArrayRef> {
+    let mut t = StringBuilder::new();
+    let mut p = Int32Builder::new();
+    let mut o = Int64Builder::new();
+    for &offset in offsets {
+        t.append_value(topic);
+        p.append_value(partition);
+        o.append_value(offset);
+    }
+    vec![
+        Arc::new(t.finish()),
+        Arc::new(p.finish()),
+        Arc::new(o.finish()),
+    ]
+}
+
+fn late_batch(topic: &str, partition: i32, rows: &[LateRow]) -> RecordBatch {
+    let mut columns = event_columns(rows.iter().map(|r| &r.event));
+    let mut wm = TimestampMillisecondBuilder::new();
+    for r in rows {
+        wm.append_value(r.watermark_ms);
+    }
+    columns.push(Arc::new(wm.finish()));
+    let offsets: Vec<i64> = rows.iter().map(|r| r.offset).collect();
+    columns.extend(kafka_columns(topic, partition, &offsets));
+    batch(Table::LateWebEvents, columns)
+}
+
+fn rejected_batch(topic: &str, partition: i32, rows: &[RejectedRow]) -> RecordBatch {
+    let mut raw = BinaryBuilder::new();
+    let mut reason = StringBuilder::new();
+    let mut detail = StringBuilder::new();
+    let mut kafka_ts = TimestampMillisecondBuilder::new();
+    let mut seen = TimestampMillisecondBuilder::new();
+    for r in rows {
+        raw.append_value(&r.raw_value);
+        reason.append_value(r.rejection.reason.as_str());
+        let d = match r.rejection.field {
+            Some(field) => format!("{field}: {}", r.rejection.detail),
+            None => r.rejection.detail.clone(),
+        };
+        detail.append_value(d);
+        kafka_ts.append_option(r.kafka_timestamp_ms);
+        seen.append_value(r.seen_at_ms);
+    }
+    let offsets: Vec<i64> = rows.iter().map(|r| r.offset).collect();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(raw.finish()),
+        Arc::new(reason.finish()),
+        Arc::new(detail.finish()),
+    ];
+    columns.extend(kafka_columns(topic, partition, &offsets));
+    columns.push(Arc::new(kafka_ts.finish()));
+    columns.push(Arc::new(seen.finish()));
+    batch(Table::RejectedWebEvents, columns)
+}
+
+/// The `page_analytics` batch of one window: `(page_url, event_type, event_count)` rows,
+/// sorted so the file's bytes do not depend on the worker count.
+pub fn window_batch(
+    window_start_ms: i64,
+    window_end_ms: i64,
+    rows: &mut [(String, String, i64)],
+) -> RecordBatch {
+    rows.sort_unstable();
+    let mut page = StringBuilder::new();
+    let mut kind = StringBuilder::new();
+    let mut count = Int64Builder::new();
+    let mut start = TimestampMillisecondBuilder::new();
+    let mut end = TimestampMillisecondBuilder::new();
+    for (p, k, n) in rows.iter() {
+        page.append_value(p);
+        kind.append_value(k);
+        count.append_value(*n);
+        start.append_value(window_start_ms);
+        end.append_value(window_end_ms);
+    }
+    batch(
+        Table::PageAnalytics,
+        vec![
+            Arc::new(page.finish()),
+            Arc::new(kind.finish()),
+            Arc::new(count.finish()),
+            Arc::new(start.finish()),
+            Arc::new(end.finish()),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(t: i64) -> WebEvent {
+        events::parse(
+            format!(r#"{{"event_id":"e","user_id":"u","session_id":"s","event_type":"click","page_url":"/","event_time":{t}}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(
+            parse_row_file_name(&row_file_name(3, 1234)),
+            Some((3, 1234))
+        );
+        assert_eq!(parse_row_file_name("w-1-2.orc"), None);
+        assert_eq!(parse_row_file_name("p3-o12.orc.tmp"), None);
+        assert_eq!(
+            parse_window_file_name(&window_file_name(60_000, 120_000)),
+            Some((60_000, 120_000))
+        );
+        assert_eq!(parse_window_file_name("p1-o2.orc"), None);
+    }
+
+    #[test]
+    fn one_file_per_table_and_day_named_by_its_first_offset() {
+        let day = 86_400_000;
+        let mut buf = RowBuffer::new("t".into(), 2);
+        buf.push_raw(10, event(5), 100);
+        buf.push_raw(11, event(day + 5), 100);
+        buf.push_raw(12, event(7), 100);
+        buf.push_late(
+            LateRow {
+                event: event(1),
+                watermark_ms: 3,
+                offset: 13,
+            },
+            100,
+        );
+        buf.push_rejected(RejectedRow {
+            raw_value: b"nope".to_vec(),
+            rejection: events::parse(b"nope").unwrap_err(),
+            offset: 14,
+            kafka_timestamp_ms: None,
+            seen_at_ms: 9,
+        });
+        assert_eq!(buf.bytes(), 404);
+        let files = buf.take_files();
+        let summary: Vec<_> = files
+            .iter()
+            .map(|f| {
+                (
+                    f.table,
+                    f.dt.partition_name(),
+                    f.name.clone(),
+                    f.batch.num_rows(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    Table::RawWebEvents,
+                    "dt=1970-01-01".into(),
+                    "p2-o10.orc".into(),
+                    2
+                ),
+                (
+                    Table::RawWebEvents,
+                    "dt=1970-01-02".into(),
+                    "p2-o11.orc".into(),
+                    1
+                ),
+                (
+                    Table::LateWebEvents,
+                    "dt=1970-01-01".into(),
+                    "p2-o13.orc".into(),
+                    1
+                ),
+                (
+                    Table::RejectedWebEvents,
+                    "dt=1970-01-01".into(),
+                    "p2-o14.orc".into(),
+                    1
+                ),
+            ]
+        );
+        assert_eq!(buf.bytes(), 0);
+        assert!(buf.take_files().is_empty());
+    }
+
+    #[test]
+    fn window_rows_are_sorted() {
+        let mut rows = vec![
+            ("/b".into(), "click".into(), 2),
+            ("/a".into(), "view".into(), 1),
+        ];
+        let b = window_batch(0, 60_000, &mut rows);
+        assert_eq!(b.num_rows(), 2);
+        assert_eq!(rows[0].0, "/a");
+    }
+}
