@@ -428,8 +428,10 @@ fn bad_input_corpus_is_rejected_and_kept_and_the_valid_stream_is_unaffected() {
              FROM {db}.rejected_web_events"
         ))
         .unwrap();
-    let rows: Vec<(i32, i64, String, String, Option<String>)> = rejected.rows_as().unwrap();
-    let by_position: BTreeMap<(i32, i64), &(i32, i64, String, String, Option<String>)> =
+    /// (kafka_partition, kafka_offset, reason, hex(raw_value), reason_detail)
+    type RejectedRow = (i32, i64, String, String, Option<String>);
+    let rows: Vec<RejectedRow> = rejected.rows_as().unwrap();
+    let by_position: BTreeMap<(i32, i64), &RejectedRow> =
         rows.iter().map(|r| ((r.0, r.1), r)).collect();
     let mut kinds_seen = std::collections::BTreeSet::new();
     for (record, partition, offset) in &stream.corpus {
