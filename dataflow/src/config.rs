@@ -32,9 +32,10 @@ pub struct Cli {
 pub enum Command {
     /// Runs one process of the cluster (`--process I` of `--workers-file`), the default.
     Run(RunArgs),
-    /// Starts every process of `--workers-file` on this host as child processes (development
-    /// and tests); stops them all when one exits, and exits with its status.
-    Launch(RunArgs),
+    /// Starts every process of `--workers-file` on this host as child processes (development,
+    /// tests, single-host deployments); when one fails it stops them all, then either exits
+    /// with that failure or, with `--restart-on-failure`, starts the whole cluster again.
+    Launch(LaunchArgs),
 }
 
 /// Where a partition without a checkpoint starts reading.
@@ -139,6 +140,31 @@ pub struct RunArgs {
     /// windows before it are committed. For tests and backfills; runs forever when omitted.
     #[arg(long, env = "WA_STOP_AT_WATERMARK")]
     pub stop_at_watermark: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `launch` flags: every `run` flag (passed on to each process) and the supervisor's own.
+#[derive(Debug, Clone, Args)]
+pub struct LaunchArgs {
+    /// The cluster's settings, passed to every process.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Supervise the cluster: when a process fails (exits non-zero or is killed), stop the
+    /// others and start every process again after a backoff (`--restart-backoff`, doubling
+    /// after each failure up to `--restart-backoff-max`; back to the first once the cluster
+    /// has run for a minute). The checkpoint makes a restart exact. Without it, `launch`
+    /// exits with the failure.
+    #[arg(long, env = "WA_RESTART_ON_FAILURE")]
+    pub restart_on_failure: bool,
+    /// With `--restart-on-failure`: the first wait before a restart.
+    #[arg(long, env = "WA_RESTART_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    pub restart_backoff: Duration,
+    /// With `--restart-on-failure`: the longest wait before a restart.
+    #[arg(long, env = "WA_RESTART_BACKOFF_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub restart_backoff_max: Duration,
+    /// With `--restart-on-failure`: give up (exit with the failure) after this many restarts;
+    /// unlimited when omitted.
+    #[arg(long, env = "WA_MAX_RESTARTS", requires = "restart_on_failure")]
+    pub max_restarts: Option<u32>,
 }
 
 /// ORC codec choice on the command line.
@@ -250,7 +276,23 @@ mod tests {
         let Some(Command::Launch(args)) = cli.command else {
             panic!("launch expected")
         };
-        let spec = args.window_spec().unwrap();
+        let spec = args.run.window_spec().unwrap();
         assert_eq!((spec.size_ms(), spec.slide_ms()), (600_000, 300_000));
+        assert!(!args.restart_on_failure);
+        let cli = Cli::try_parse_from([
+            "wa-dataflow",
+            "launch",
+            "--restart-on-failure",
+            "--max-restarts",
+            "3",
+        ])
+        .unwrap();
+        let Some(Command::Launch(args)) = cli.command else {
+            panic!("launch expected")
+        };
+        assert!(args.restart_on_failure);
+        assert_eq!(args.max_restarts, Some(3));
+        // A cap on restarts without restarting is a mistake, not a no-op.
+        assert!(Cli::try_parse_from(["wa-dataflow", "launch", "--max-restarts", "3"]).is_err());
     }
 }

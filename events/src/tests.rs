@@ -84,13 +84,12 @@ fn event_time_forms_accepted() {
         (r#""2026-11-29T23:08:19.123-05:00""#, 1_796_011_699_123),
         // Sub-millisecond digits are truncated.
         (r#""2026-11-30T04:08:19.123999999Z""#, 1_796_011_699_123),
-        (r#""1969-12-31T23:59:59.999Z""#, -1),
+        (r#""1970-01-01T00:00:00Z""#, 0),
+        (r#""2099-12-31T23:59:59.999Z""#, MAX_EVENT_TIME_MS),
         ("1796011699123", 1_796_011_699_123),
-        ("0", 0),
-        ("-1", -1),
+        ("0", MIN_EVENT_TIME_MS),
         (" 1796011699123 ", 1_796_011_699_123),
-        ("253402300799999", MAX_EVENT_TIME_MS),
-        ("-62135596800000", MIN_EVENT_TIME_MS),
+        ("4102444799999", MAX_EVENT_TIME_MS),
     ];
     for (value, expected) in cases {
         let text = with("event_time", Some(value));
@@ -333,6 +332,26 @@ fn malformed_inputs_are_rejected_with_their_reason() {
         (
             "ms year 10000",
             with("event_time", Some("253402300800000")).into_bytes(),
+            InvalidEventTime,
+        ),
+        (
+            "ms year 2100",
+            with("event_time", Some("4102444800000")).into_bytes(),
+            InvalidEventTime,
+        ),
+        (
+            "ms before 1970",
+            with("event_time", Some("-1")).into_bytes(),
+            InvalidEventTime,
+        ),
+        (
+            "rfc 3339 before 1970",
+            with("event_time", Some(r#""1969-12-31T23:59:59.999Z""#)).into_bytes(),
+            InvalidEventTime,
+        ),
+        (
+            "rfc 3339 year 9999",
+            with("event_time", Some(r#""9999-12-31T23:59:59Z""#)).into_bytes(),
             InvalidEventTime,
         ),
         (

@@ -5,12 +5,14 @@ use chrono::{DateTime, SecondsFormat};
 
 use crate::{RejectReason, Rejection};
 
-/// Earliest accepted event time, UTC epoch ms: `0001-01-01T00:00:00.000Z` (the first instant
-/// RFC 3339's four-digit years and Hive's `TIMESTAMP` both hold).
-pub const MIN_EVENT_TIME_MS: i64 = -62_135_596_800_000;
+/// Earliest accepted event time, UTC epoch ms: `1970-01-01T00:00:00.000Z`. Web events older
+/// than the Unix epoch are broken clocks or bad data, never traffic.
+pub const MIN_EVENT_TIME_MS: i64 = 0;
 
-/// Latest accepted event time, UTC epoch ms: `9999-12-31T23:59:59.999Z`.
-pub const MAX_EVENT_TIME_MS: i64 = 253_402_300_799_999;
+/// Latest accepted event time, UTC epoch ms: `2099-12-31T23:59:59.999Z`. A far-future event
+/// time is bad data, and an accepted one would carry its partition's watermark (max event time
+/// − lateness) decades ahead, making every later event late.
+pub const MAX_EVENT_TIME_MS: i64 = 4_102_444_799_999;
 
 /// Parses an RFC 3339 timestamp (`2026-11-30T04:08:19.123Z`, `2026-11-30T05:08:19+01:00`;
 /// `T` or a space between date and time; an offset is required) into UTC epoch milliseconds.
@@ -52,7 +54,8 @@ pub(crate) fn check_range(event_time_ms: i64) -> Result<i64, Rejection> {
             RejectReason::InvalidEventTime,
             "event_time",
             format!(
-                "{event_time_ms} ms is outside years 0001..=9999 ({MIN_EVENT_TIME_MS}..={MAX_EVENT_TIME_MS})"
+                "{event_time_ms} ms is outside 1970-01-01T00:00:00Z..=2099-12-31T23:59:59.999Z \
+                 ({MIN_EVENT_TIME_MS}..={MAX_EVENT_TIME_MS} ms)"
             ),
         ))
     }

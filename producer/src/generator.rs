@@ -157,7 +157,7 @@ impl SimConfig {
         );
         ensure!(
             events::format_event_time(self.start_ms).is_some(),
-            "start time {} ms is outside years 0001..=9999",
+            "start time {} ms is outside the accepted event times (1970..=2099)",
             self.start_ms
         );
         Ok(())

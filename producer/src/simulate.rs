@@ -95,7 +95,7 @@ fn parse_start_time(s: &str) -> Result<i64, String> {
     match s.trim().parse::<i64>() {
         Ok(ms) => events::format_event_time(ms)
             .map(|_| ms)
-            .ok_or_else(|| format!("{ms} ms is outside years 0001..=9999")),
+            .ok_or_else(|| format!("{ms} ms is outside the accepted event times (1970..=2099)")),
         Err(_) => events::parse_event_time(s.trim()).map_err(|e| e.to_string()),
     }
 }

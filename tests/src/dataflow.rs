@@ -173,6 +173,7 @@ pub async fn cleanup(stack: &Stack, database: &str) -> Result<()> {
 #[derive(Debug)]
 pub struct Dataflow {
     shape: String,
+    launcher: Launcher,
     children: Vec<Child>,
     group: u32,
     logs: Vec<PathBuf>,
@@ -201,6 +202,7 @@ impl Dataflow {
 
         let mut df = Dataflow {
             shape: options.shape(),
+            launcher: options.launcher,
             children: Vec::new(),
             group: 0,
             logs: Vec::new(),
@@ -377,6 +379,30 @@ impl Dataflow {
             std::thread::sleep(Duration::from_millis(200));
         }
         self.kill_all()
+    }
+
+    /// The pids of the cluster's live `wa-dataflow run` processes, one per process of
+    /// `workers.toml` while the cluster runs: the children of `launch` (new ones after it
+    /// restarted the cluster), or the processes the test started itself.
+    pub fn process_pids(&self) -> Vec<u32> {
+        match self.launcher {
+            Launcher::Launch => self
+                .children
+                .iter()
+                .flat_map(|launcher| {
+                    let launcher = launcher.id();
+                    descendants(launcher)
+                        .into_iter()
+                        .filter(move |&p| parent_of(p) == Some(launcher) && is_alive(p))
+                })
+                .collect(),
+            Launcher::PerProcess => self
+                .children
+                .iter()
+                .map(Child::id)
+                .filter(|&p| is_alive(p))
+                .collect(),
+        }
     }
 
     /// Every live process we started, directly or through `launch`.
@@ -598,6 +624,12 @@ fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     found
+}
+
+/// The parent of `pid`, `None` when it is gone.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields(&stat).map(|(_, ppid)| ppid)
 }
 
 /// (state, parent pid) from a `/proc/PID/stat` line; the command name in parentheses may hold

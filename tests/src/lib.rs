@@ -17,10 +17,12 @@
 //!   inject faults (the service comes back when the [`Outage`] ends or is dropped); tests that
 //!   do must hold [`Stack::exclusive`], every other test holds [`Stack::shared`], so a fault
 //!   never hits an unrelated test.
+//! - [`corpus`] holds more than 50 kinds of malformed records, each with its rejection reason.
 //!
 //! Must never: mock a service, or pass when a service is missing.
 
 mod bin;
+pub mod corpus;
 pub mod dataflow;
 mod hive_sql;
 mod kafka;

@@ -117,6 +117,41 @@ impl Layout {
         &self.records[self.records.len() - 1]
     }
 
+    /// The layout of a topic whose records were produced concurrently, so that their order
+    /// could not be predicted: exactly what Kafka holds (`records`, e.g. from
+    /// [`crate::read_topic`]), in partition and offset order. What was sent must then be
+    /// checked against it separately (e.g. as multisets of values).
+    ///
+    /// # Errors
+    /// When a record's partition is not in the topic, or a partition's offsets do not run
+    /// 0, 1, 2, … (not a fresh topic, or records missing).
+    pub fn from_topic(topic: &str, partitions: i32, records: &[TopicRecord]) -> Result<Layout> {
+        let mut sorted: Vec<&TopicRecord> = records.iter().collect();
+        sorted.sort_by_key(|r| (r.partition, r.offset));
+        let mut layout = Layout::new(topic, partitions);
+        for r in sorted {
+            let next = usize::try_from(r.partition)
+                .ok()
+                .and_then(|p| layout.next_offset.get(p).copied());
+            match next {
+                None => bail!("{topic} has no partition {}", r.partition),
+                Some(want) if want != r.offset => bail!(
+                    "{topic}/{}: offset {} where {want} was expected (not a fresh topic?)",
+                    r.partition,
+                    r.offset
+                ),
+                Some(_) => {}
+            }
+            layout.push(
+                r.partition,
+                r.key.as_deref(),
+                &r.value,
+                r.timestamp_ms.unwrap_or_default(),
+            );
+        }
+        Ok(layout)
+    }
+
     /// One event as `wa-producer` sends it: key = `session_id`, partition by murmur2 of the
     /// key, record timestamp = event time.
     ///

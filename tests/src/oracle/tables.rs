@@ -136,6 +136,19 @@ impl Tables {
     /// When a query fails (missing table, unreadable file) or a row does not have the
     /// expected shape (e.g. NULL in a required column); the error names the table.
     pub fn read(stack: &Stack, database: &str) -> Result<Tables> {
+        Self::read_some(stack, database, true)
+    }
+
+    /// Like [`Tables::read`], without `raw_web_events` (left empty): for streams whose raw
+    /// rows are too many to move through JDBC; check those with aggregates in SQL.
+    ///
+    /// # Errors
+    /// As [`Tables::read`].
+    pub fn read_without_raw(stack: &Stack, database: &str) -> Result<Tables> {
+        Self::read_some(stack, database, false)
+    }
+
+    fn read_some(stack: &Stack, database: &str, with_raw: bool) -> Result<Tables> {
         let raw = format!("SELECT {EVENT_COLUMNS}, dt FROM {database}.raw_web_events");
         let late = format!(
             "SELECT {EVENT_COLUMNS}, watermark, kafka_topic, kafka_partition, kafka_offset, dt \
@@ -149,17 +162,30 @@ impl Tables {
             "SELECT hex(raw_value), reason, reason_detail, kafka_topic, kafka_partition, \
              kafka_offset, kafka_timestamp, dt FROM {database}.rejected_web_events"
         );
-        let sets = stack
-            .hive_sql(&[&raw, &late, &page, &rejected])
-            .with_context(|| format!("reading the tables of {database} through Hive SQL"))?;
-        if sets.len() != 4 {
-            bail!("expected 4 result sets from {database}, got {}", sets.len());
+        let mut queries = vec![late.as_str(), page.as_str(), rejected.as_str()];
+        if with_raw {
+            queries.insert(0, raw.as_str());
         }
+        let mut sets = stack
+            .hive_sql(&queries)
+            .with_context(|| format!("reading the tables of {database} through Hive SQL"))?;
+        if sets.len() != queries.len() {
+            bail!(
+                "expected {} result sets from {database}, got {}",
+                queries.len(),
+                sets.len()
+            );
+        }
+        let raw = if with_raw {
+            sets.remove(0).rows_as().context("raw_web_events")?
+        } else {
+            Vec::new()
+        };
         let mut tables = Tables {
-            raw: sets[0].rows_as().context("raw_web_events")?,
-            late: sets[1].rows_as().context("late_web_events")?,
-            page: sets[2].rows_as().context("page_analytics")?,
-            rejected: sets[3].rows_as().context("rejected_web_events")?,
+            raw,
+            late: sets[0].rows_as().context("late_web_events")?,
+            page: sets[1].rows_as().context("page_analytics")?,
+            rejected: sets[2].rows_as().context("rejected_web_events")?,
         };
         tables.sort();
         Ok(tables)
