@@ -603,24 +603,36 @@ fn restarts_with_other_worker_counts_between_kills_change_nothing() {
     let db = database(s, "faults_workers");
     let mut rng = rand::rng();
     let plan = [
-        (2, 2, Some(random_moment(&mut rng, 0.1, 0.4))),
-        (1, 1, Some(random_moment(&mut rng, 0.1, 0.4))),
+        (2, 2, Some(random_moment(&mut rng, 0.05, 0.2))),
+        (1, 1, Some(random_moment(&mut rng, 0.05, 0.15))),
         (2, 1, None),
     ];
     let mut shapes = Vec::new();
+    let mut kills = 0;
     for (processes, workers, kill_at) in plan {
         let options = stream.options(&db, processes, workers);
         let mut df = Dataflow::start(s, &options).unwrap();
         shapes.push(options.shape());
         match kill_at {
-            Some(after) => {
-                df.run_for(after).unwrap();
-                df.kill().unwrap();
-                log(format!(
-                    "SIGKILL of the {} cluster {after:.1?} after its start",
-                    options.shape()
-                ));
-            }
+            Some(after) => match df.run_for(after) {
+                Ok(()) => {
+                    df.kill().unwrap();
+                    kills += 1;
+                    log(format!(
+                        "SIGKILL of the {} cluster {after:.1?} after its start",
+                        options.shape()
+                    ));
+                }
+                // A short remainder can be done before the kill moment: then the next
+                // shape starts from a finished checkpoint, which must change nothing either.
+                Err(e) if e.to_string().contains("exit status: 0") => {
+                    log(format!(
+                        "the {} run finished before its kill",
+                        options.shape()
+                    ));
+                }
+                Err(e) => panic!("the {} run: {e:#}", options.shape()),
+            },
             None => {
                 if let Err(e) = df.wait(run_timeout(stream.sim.events)) {
                     panic!("the last run ({}): {e:#}", options.shape());
@@ -628,6 +640,7 @@ fn restarts_with_other_worker_counts_between_kills_change_nothing() {
             }
         }
     }
+    assert!(kills >= 1, "no run was killed");
     let counts = assert_equals_reference(s, &db, "after runs of other worker counts");
     let files = assert_no_stray_files(s, &db);
     log(format!(
@@ -655,25 +668,10 @@ fn sigkill_of_the_archiver_ten_times_loses_and_duplicates_nothing() {
         gzip: false,
         log: std::env::temp_dir().join(format!("{name}.log")),
     };
-    let archived = |root: &str| -> usize {
-        let client = archive::hdfs(s);
-        let Ok(files) = block_on(client.list_status(root, true)) else {
-            return 0;
-        };
-        files
-            .iter()
-            .filter_map(|f| {
-                // part-p<p>-o<first>-<last>-c<committed>.jsonl[.gz]
-                let name = f.path.rsplit('/').next()?;
-                let rest = name.strip_prefix("part-p")?;
-                let (_, rest) = rest.split_once("-o")?;
-                let mut numbers = rest.split(['-', '.']);
-                let first: usize = numbers.next()?.parse().ok()?;
-                let last: usize = numbers.next()?.parse().ok()?;
-                Some(last + 1 - first)
-            })
-            .sum()
-    };
+    // Records in committed archive files, exactly (decoded lines; file names give offset
+    // spans, which overlap when a partition's records fall on two dates).
+    let archived =
+        |root: &str| -> usize { archive::count(&block_on(archive::read_archive(s, root)).0) };
     let mut rng = rand::rng();
     let started = Instant::now();
     let deadline = started + run_timeout(stream.sim.events);
@@ -703,7 +701,7 @@ fn sigkill_of_the_archiver_ten_times_loses_and_duplicates_nothing() {
             "the archive holds {} of {total} records",
             archived(&setup.root)
         );
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_secs(2));
     }
     archiver.assert_running();
     archiver.sigkill();
