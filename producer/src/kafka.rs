@@ -142,12 +142,7 @@ impl EventProducer {
             .set("compression.type", "lz4")
             // Same key → same partition as the Java client (murmur2), so any other producer
             // of this topic keeps a session in the same partition.
-            .set("partitioner", "murmur2_random")
-            // Back within a second of a broker restart (librdkafka's default backs off up to
-            // 10 s): the dataflow's idle policy judges a partition that stays silent for
-            // `--idle-timeout` (10 s by default) after its broker is back as idle, and the
-            // events we had queued meanwhile would then arrive late.
-            .set("reconnect.backoff.max.ms", "1000");
+            .set("partitioner", "murmur2_random");
         for (key, value) in &args.properties {
             config.set(key, value);
         }
