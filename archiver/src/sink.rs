@@ -5,6 +5,16 @@
 //! is atomic, so a reader sees a file completely or not at all. Failures are retried with
 //! backoff until they succeed: the file's records stay in memory meanwhile and nothing past
 //! them is committed, so an HDFS outage delays the archive but never loses or doubles it.
+//!
+//! A retry writes the whole file again: hdfs-native cannot route a new block around a
+//! DataNode that is down but not yet declared dead by the NameNode, so such a write fails as a
+//! whole (see `hive::retry` for the details), and its maintainer advises writing again while
+//! the data is at hand. The failed attempt's temporary file is deleted first (it may still be
+//! open for writing under our lease), each retry is logged at warn and counted in
+//! `wa_archiver_commit_retries_total`. A file is created with a block size that fits it
+//! ([`block_size_for`]): the block of a failed attempt stays scheduled on its DataNodes for
+//! 10–20 minutes at that size, and with HDFS's default 128 MiB, retries during a DataNode
+//! outage can make the surviving DataNode look full to the NameNode.
 
 use std::time::{Duration, Instant};
 
@@ -117,9 +127,13 @@ impl Archive {
                             break;
                         }
                     }
-                    warn!(path = %path, error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "commit failed, retrying");
+                    if let Err(e) = self.client.delete(&temp, false).await {
+                        warn!(path = %temp, error = %e, "cannot delete the failed attempt's temporary file");
+                    }
+                    metrics::counter!("wa_archiver_commit_retries_total").increment(1);
+                    warn!(path = %path, error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "commit failed, writing the file again");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    backoff = next_backoff(backoff);
                 }
             }
         }
@@ -130,11 +144,13 @@ impl Archive {
         })
     }
 
+    /// One attempt: write the whole file under its temporary name, close, rename.
     async fn try_commit(&self, temp: &str, path: &str, data: Bytes) -> Result<()> {
         // CREATE|OVERWRITE: a temporary left by an earlier failed attempt is replaced.
         let options = WriteOptions {
             overwrite: true,
             create_parent: true,
+            block_size: Some(block_size_for(data.len())),
             ..Default::default()
         };
         let mut writer = self
@@ -155,5 +171,52 @@ impl Archive {
             .await
             .with_context(|| format!("renaming {temp} to {path}"))?;
         Ok(())
+    }
+}
+
+/// HDFS's smallest allowed block size (`dfs.namenode.fs-limits.min-block-size`), 1 MiB.
+const MIN_BLOCK_SIZE: u64 = 1 << 20;
+/// HDFS's default block size, 128 MiB: the most we ask for.
+const MAX_BLOCK_SIZE: u64 = 128 << 20;
+
+/// The block size (bytes) of a file of `len` bytes: `len` rounded up to whole MiB, within
+/// 1 MiB..=128 MiB (the same rule as `hive::retry::block_size_for`).
+fn block_size_for(len: usize) -> u64 {
+    let len = u64::try_from(len).unwrap_or(u64::MAX);
+    len.div_ceil(MIN_BLOCK_SIZE)
+        .saturating_mul(MIN_BLOCK_SIZE)
+        .clamp(MIN_BLOCK_SIZE, MAX_BLOCK_SIZE)
+}
+
+/// Longest wait between two attempts at committing a file.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// The wait after `current`: twice as long, at most [`MAX_BACKOFF`].
+fn next_backoff(current: Duration) -> Duration {
+    (current * 2).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_sizes_fit_the_file_in_whole_mebibytes() {
+        assert_eq!(block_size_for(0), 1 << 20);
+        assert_eq!(block_size_for(600_000), 1 << 20);
+        assert_eq!(block_size_for((1 << 20) + 1), 2 << 20);
+        assert_eq!(block_size_for(64 << 20), 64 << 20);
+        assert_eq!(block_size_for(usize::MAX), 128 << 20);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_ten_seconds() {
+        let mut wait = Duration::from_millis(200);
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            waits.push(wait.as_millis());
+            wait = next_backoff(wait);
+        }
+        assert_eq!(waits, vec![200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
     }
 }

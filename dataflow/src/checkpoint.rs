@@ -275,6 +275,8 @@ impl CheckpointStore {
         let options = WriteOptions {
             overwrite: true,
             create_parent: true,
+            // A failed write's block stays scheduled on its DataNodes at this size for minutes.
+            block_size: Some(hive::retry::block_size_for(json.len())),
             ..Default::default()
         };
         let mut writer = self

@@ -115,8 +115,10 @@ pub struct RunArgs {
     #[arg(long, env = "WA_MAX_OUT_OF_ORDERNESS", default_value = "5s", value_parser = parse_duration)]
     pub max_out_of_orderness: Duration,
     /// How long a partition must be caught up with the end of its log before its watermark
-    /// follows the wall clock (now − max-out-of-orderness).
-    #[arg(long, env = "WA_IDLE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    /// follows the wall clock (now − max-out-of-orderness). The default, 30 s, stays above
+    /// librdkafka's longest reconnect backoff (`reconnect.backoff.max.ms`, 10 s), so events a
+    /// producer queued through a broker restart still arrive before their partition goes idle.
+    #[arg(long, env = "WA_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
     /// Longest time event rows (raw, late, rejected) stay buffered before they are committed
     /// and offsets checkpointed.

@@ -10,6 +10,7 @@
 //! - [`cluster`]: the process list (`workers.toml`) and the timely configuration it gives.
 //! - [`watermark`]: per-partition watermarks and lateness; the source's capability is their
 //!   minimum, so the dataflow frontier *is* the watermark.
+//! - [`idle`]: when a partition counts as idle (caught up, and its leader reachable).
 //! - [`window`]: tumbling and hopping event-time window assignment.
 //! - [`source`]: the Kafka source operator (assignment, polling, lateness, row buffering, cuts).
 //! - [`rows`]: event rows and the ORC files they become; file names.
@@ -22,6 +23,7 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 pub mod coordinator;
+pub mod idle;
 pub mod launch;
 pub mod pipeline;
 pub mod recovery;

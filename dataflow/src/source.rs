@@ -36,6 +36,7 @@ use timely::dataflow::{Scope, Stream};
 
 use crate::checkpoint::{Checkpoint, CutReport, OpenWindow, PartitionCut};
 use crate::config::StartPosition;
+use crate::idle::LeaderContact;
 use crate::rows::{LateRow, RejectedRow, RowBuffer, RowFile};
 use crate::status::{StatsContext, Status};
 use crate::watermark::{source_watermark, Lateness, PartitionWatermark};
@@ -151,6 +152,8 @@ struct Reader {
     s: SourceSettings,
     worker: usize,
     consumer: Option<BaseConsumer<StatsContext>>,
+    /// Whether the consumer reaches its partitions' leaders: gates the idle policy.
+    contact: Arc<LeaderContact>,
     partitions: Vec<PartitionState>,
     index: HashMap<i32, usize>,
     capability: Option<Capability<u64>>,
@@ -178,6 +181,7 @@ impl Reader {
         let mut reader = Reader {
             worker,
             consumer: None,
+            contact: Arc::new(LeaderContact::default()),
             partitions: Vec::new(),
             index: HashMap::new(),
             capability: None,
@@ -199,6 +203,7 @@ impl Reader {
         let context = StatsContext {
             status: reader.s.status.clone(),
             topic: reader.s.topic.to_string(),
+            contact: reader.contact.clone(),
         };
         let consumer: BaseConsumer<StatsContext> = reader
             .s
@@ -414,6 +419,8 @@ impl Reader {
                     continue;
                 }
                 Some(Err(e)) => {
+                    // Maybe cut off from the leaders: no partition is idle until this passes.
+                    self.contact.trouble();
                     metrics::counter!("wa_dataflow_kafka_errors_total").increment(1);
                     tracing::warn!(worker = self.worker, error = %e, "Kafka consumer error (librdkafka retries by itself)");
                     break;
@@ -521,12 +528,14 @@ impl Reader {
         read
     }
 
-    /// The idle policy: a partition caught up for `idle_timeout` follows the wall clock.
+    /// The idle policy: a partition caught up for `idle_timeout`, in steady contact with its
+    /// leader for as long ([`crate::idle`]), follows the wall clock.
     fn advance_idle(&mut self) {
         let now_ms = chrono::Utc::now().timestamp_millis();
+        let now = Instant::now();
         for p in &mut self.partitions {
             if p.caught_up_since
-                .is_some_and(|since| since.elapsed() >= self.s.idle_timeout)
+                .is_some_and(|since| self.contact.idle(since, now, self.s.idle_timeout))
             {
                 p.watermark.advance_idle(now_ms);
             }

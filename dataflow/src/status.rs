@@ -83,13 +83,16 @@ impl Status {
     }
 }
 
-/// librdkafka client context of the sources: turns statistics into per-partition lag.
+/// librdkafka client context of the sources: turns statistics into per-partition lag, and
+/// tells the idle policy whether the partitions' leaders are reachable.
 #[derive(Debug, Clone)]
 pub struct StatsContext {
     /// The process's status.
     pub status: std::sync::Arc<Status>,
     /// The topic read.
     pub topic: String,
+    /// The consumer's contact with its partitions' leaders ([`crate::idle`]).
+    pub contact: std::sync::Arc<crate::idle::LeaderContact>,
 }
 
 impl ClientContext for StatsContext {
@@ -103,6 +106,8 @@ impl ClientContext for StatsContext {
     }
 
     fn stats(&self, statistics: Statistics) {
+        self.contact
+            .report(crate::idle::leaders_reachable(&statistics, &self.topic));
         let Some(topic) = statistics.topics.get(&self.topic) else {
             return;
         };

@@ -10,7 +10,9 @@
 //! A partition that has been caught up with the end of its log for `idle_timeout` cannot raise
 //! its watermark from data, so it follows the wall clock instead: `now − max_out_of_orderness`
 //! (the limited-delay policy of Beam's KafkaIO). Idle partitions then never hold windows back,
-//! and the last windows close when traffic stops.
+//! and the last windows close when traffic stops. A partition whose leader the consumer cannot
+//! reach is not caught up, however quiet it looks ([`crate::idle`]): a broker restart must not
+//! turn the records written meanwhile late.
 //!
 //! The source operator holds one timely capability at the minimum watermark of the partitions
 //! it reads ([`source_watermark`]) and downgrades it as that minimum rises. Timely's progress

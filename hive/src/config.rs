@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::ddl::{database_location, validate_database};
+use crate::retry::WriteRetry;
 use crate::HiveError;
 
 /// Default metastore: the local stack's, `thrift://127.0.0.1:9083`.
@@ -64,6 +65,9 @@ pub struct HiveConfig {
     pub retry_initial: Duration,
     /// Longest wait between metastore retries.
     pub retry_max: Duration,
+    /// How a file commit writes the file again after an HDFS failure (a DataNode down, …)
+    /// before it returns the error; see [`crate::retry`].
+    pub write_retry: WriteRetry,
 }
 
 impl Default for HiveConfig {
@@ -77,6 +81,7 @@ impl Default for HiveConfig {
             metastore_timeout: DEFAULT_METASTORE_TIMEOUT,
             retry_initial: DEFAULT_RETRY_INITIAL,
             retry_max: DEFAULT_RETRY_MAX,
+            write_retry: WriteRetry::default(),
         }
     }
 }
@@ -113,6 +118,12 @@ impl HiveConfig {
                 "retry waits must be > 0 with max ≥ initial".into(),
             ));
         }
+        let w = &self.write_retry;
+        if w.attempts == 0 || w.max < w.initial {
+            return Err(HiveError::Config(
+                "file writes need at least 1 attempt, with max wait ≥ initial wait".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -133,6 +144,14 @@ mod tests {
         assert_eq!(c.database_location(), "hdfs://127.0.0.1:9000/tmp/wh/wa.db");
         assert!(c.validate().is_ok());
         c.metastore_uri = "127.0.0.1:9083".into();
+        assert!(c.validate().is_err());
+        let c = HiveConfig {
+            write_retry: WriteRetry {
+                attempts: 0,
+                ..WriteRetry::default()
+            },
+            ..HiveConfig::default()
+        };
         assert!(c.validate().is_err());
     }
 }

@@ -86,14 +86,17 @@ impl HiveError {
             HiveError::MetastoreUnavailable { .. }
             | HiveError::MetastoreTimeout { .. }
             | HiveError::PartitionsPending(_) => true,
-            HiveError::Hdfs { source, .. } => matches!(
-                source,
+            HiveError::Hdfs { source, .. } => match source {
                 hdfs_native::HdfsError::IOError(_)
-                    | hdfs_native::HdfsError::DataTransferError(_)
-                    | hdfs_native::HdfsError::ChecksumError
-                    | hdfs_native::HdfsError::BlocksNotFound(_)
-                    | hdfs_native::HdfsError::OperationFailed(_)
-            ),
+                | hdfs_native::HdfsError::DataTransferError(_)
+                | hdfs_native::HdfsError::ChecksumError
+                | hdfs_native::HdfsError::BlocksNotFound(_)
+                | hdfs_native::HdfsError::OperationFailed(_) => true,
+                hdfs_native::HdfsError::RPCError(class, message) => {
+                    transient_namenode_error(class, message)
+                }
+                _ => false,
+            },
             _ => false,
         }
     }
@@ -104,5 +107,60 @@ impl HiveError {
     ) -> impl FnOnce(hdfs_native::HdfsError) -> Self {
         let path = path.to_string();
         move |source| HiveError::Hdfs { op, path, source }
+    }
+}
+
+/// Whether a NameNode exception (Java class name, message) goes away by itself: the NameNode
+/// is busy, starting, failing over or recovering a lease, or has no live DataNode to place a
+/// block on right now (`could only be written to 0 of the 1 minReplication nodes`).
+fn transient_namenode_error(class: &str, message: &str) -> bool {
+    const TRANSIENT: [&str; 6] = [
+        "org.apache.hadoop.ipc.RetriableException",
+        "org.apache.hadoop.ipc.StandbyException",
+        "org.apache.hadoop.hdfs.server.namenode.SafeModeException",
+        "org.apache.hadoop.hdfs.server.namenode.NotReplicatedYetException",
+        "org.apache.hadoop.hdfs.protocol.RecoveryInProgressException",
+        "org.apache.hadoop.hdfs.protocol.AlreadyBeingCreatedException",
+    ];
+    TRANSIENT.contains(&class)
+        || (class == "java.io.IOException" && message.contains("minReplication"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdfs_native::HdfsError;
+
+    fn hdfs(source: HdfsError) -> HiveError {
+        HiveError::hdfs("create", "/t/_tmp/x")(source)
+    }
+
+    #[test]
+    fn unreachable_or_busy_hdfs_is_retryable_a_refusal_is_not() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(hdfs(HdfsError::IOError(refused)).is_retryable());
+        assert!(hdfs(HdfsError::DataTransferError("ack".into())).is_retryable());
+        assert!(hdfs(HdfsError::RPCError(
+            "org.apache.hadoop.hdfs.server.namenode.SafeModeException".into(),
+            "Name node is in safe mode".into()
+        ))
+        .is_retryable());
+        assert!(hdfs(HdfsError::RPCError(
+            "java.io.IOException".into(),
+            "File /x could only be written to 0 of the 1 minReplication nodes.".into()
+        ))
+        .is_retryable());
+        assert!(!hdfs(HdfsError::RPCError(
+            "org.apache.hadoop.security.AccessControlException".into(),
+            "Permission denied".into()
+        ))
+        .is_retryable());
+        assert!(!hdfs(HdfsError::RPCError(
+            "java.io.IOException".into(),
+            "other".into()
+        ))
+        .is_retryable());
+        assert!(!hdfs(HdfsError::InvalidPath("x".into())).is_retryable());
+        assert!(!HiveError::InvalidInput("no rows".into()).is_retryable());
     }
 }

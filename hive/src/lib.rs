@@ -6,8 +6,9 @@
 //! - [`orc`]: record batches → one ORC file (orc-rust).
 //! - [`layout`]: partition directories (`dt=YYYY-MM-DD`), file names, temporary files.
 //! - [`metastore`]: the metastore client (database, tables, partitions), idempotent.
-//! - [`HiveTables`]: atomic file commit to HDFS, partition commit to the metastore (retried in
-//!   the background while it is down, see [`registrar`]), `_SUCCESS` markers, `repair`.
+//! - [`HiveTables`]: atomic file commit to HDFS (a failed write is written again whole, see
+//!   [`retry`]), partition commit to the metastore (retried in the background while it is
+//!   down, see [`registrar`]), `_SUCCESS` markers, `repair`.
 //!
 //! ```no_run
 //! # async fn demo(batch: arrow::record_batch::RecordBatch) -> Result<(), hive::HiveError> {
@@ -29,6 +30,7 @@ pub mod layout;
 pub mod metastore;
 pub mod orc;
 pub mod registrar;
+pub mod retry;
 pub mod schema;
 mod tables;
 mod warehouse;
@@ -36,5 +38,6 @@ mod warehouse;
 pub use config::{Compression, HiveConfig};
 pub use error::HiveError;
 pub use layout::PartitionDate;
+pub use retry::WriteRetry;
 pub use tables::Table;
 pub use warehouse::{CommittedFile, HiveTables, RepairedPartition};

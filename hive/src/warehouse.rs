@@ -192,10 +192,15 @@ impl HiveTables {
     /// `batches` must have the table's columns ([`Table::arrow_schema`]; nullability is not
     /// checked) and hold at least one row in total. The file is built in memory.
     ///
+    /// An HDFS failure (e.g. a DataNode of the write pipeline is down) does not fail the
+    /// commit at once: the whole file is written again, up to [`HiveConfig::write_retry`]
+    /// attempts (see [`crate::retry`]).
+    ///
     /// # Errors
     /// [`HiveError::InvalidInput`] (file name, no rows), [`HiveError::SchemaMismatch`],
-    /// [`HiveError::Orc`], [`HiveError::Hdfs`] (the partition directory is then unchanged).
-    /// Metastore failures are not errors here: they are retried in the background.
+    /// [`HiveError::Orc`], [`HiveError::Hdfs`] once no attempt is left or the error is not
+    /// retryable (the partition directory is then unchanged). Metastore failures are not
+    /// errors here: they are retried in the background.
     pub async fn commit_file(
         &self,
         table: Table,
@@ -223,18 +228,8 @@ impl HiveTables {
             .map_err(|e| HiveError::Orc(format!("encoder task failed: {e}")))??;
         let size = bytes.len();
 
-        let layout = self.shared.layout(table);
-        let attempt = uuid::Uuid::new_v4().simple().to_string();
-        let tmp = layout.tmp_path(dt, file_name, &attempt);
-        let target = layout.file_path(dt, file_name);
-        if let Err(e) = self
-            .write_then_rename(&tmp, &layout.partition_dir(dt), &target, Bytes::from(bytes))
-            .await
-        {
-            // Best effort: a leftover temporary file is invisible to Hive anyway.
-            let _ = self.shared.hdfs.delete(&tmp, false).await;
-            return Err(e);
-        }
+        self.write_with_retry(table, dt, file_name, Bytes::from(bytes))
+            .await?;
         metrics::counter!("wa_hive_files_committed_total", "table" => table.name()).increment(1);
         metrics::counter!("wa_hive_committed_bytes_total", "table" => table.name())
             .increment(size as u64);
@@ -257,6 +252,58 @@ impl HiveTables {
         })
     }
 
+    /// Writes `bytes` as `file_name` in partition `dt` of `table`: temporary file, close,
+    /// rename. A failed attempt's temporary file is deleted and, when the error is retryable,
+    /// the whole file is written again under a fresh temporary name after the wait the
+    /// configured [`crate::WriteRetry`] gives (logged at warn, counted in
+    /// `wa_hive_write_retries_total{table}`). Returns the last error once no attempt is left.
+    async fn write_with_retry(
+        &self,
+        table: Table,
+        dt: PartitionDate,
+        file_name: &str,
+        bytes: Bytes,
+    ) -> Result<(), HiveError> {
+        let layout = self.shared.layout(table);
+        let target = layout.file_path(dt, file_name);
+        let partition_dir = layout.partition_dir(dt);
+        let policy = self.shared.config.write_retry;
+        let mut attempt = 1;
+        loop {
+            let tmp = layout.tmp_path(dt, file_name, &uuid::Uuid::new_v4().simple().to_string());
+            let err = match self
+                .write_then_rename(&tmp, &partition_dir, &target, bytes.clone())
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            // The attempt's temporary file, possibly still open: invisible to Hive, but not
+            // left behind when HDFS lets us delete it (`wa-hive repair` removes it otherwise).
+            if let Err(e) = self.shared.hdfs.delete(&tmp, false).await {
+                tracing::warn!(path = %tmp, error = %e, "cannot delete a failed attempt's temporary file");
+            }
+            let wait = if err.is_retryable() {
+                policy.wait_after(attempt)
+            } else {
+                None
+            };
+            let Some(wait) = wait else { return Err(err) };
+            metrics::counter!("wa_hive_write_retries_total", "table" => table.name()).increment(1);
+            tracing::warn!(
+                table = table.name(),
+                dt = %dt,
+                file = file_name,
+                attempt,
+                error = %err,
+                retry_in_ms = wait.as_millis() as u64,
+                "writing a file failed; writing it again"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
     async fn write_then_rename(
         &self,
         tmp: &str,
@@ -268,6 +315,8 @@ impl HiveTables {
         let options = WriteOptions {
             overwrite: true,
             create_parent: true,
+            // A failed attempt's block stays scheduled on its DataNodes at this size.
+            block_size: Some(crate::retry::block_size_for(bytes.len())),
             ..Default::default()
         };
         let mut writer = hdfs

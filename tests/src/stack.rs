@@ -273,6 +273,45 @@ impl Stack {
             .ok_or_else(|| anyhow!("no NumLiveDataNodes in the NameNode's JMX answer: {body}"))
     }
 
+    /// Blocks the NameNode counts below their replication factor, from its JMX endpoint
+    /// (`FSNamesystem.UnderReplicatedBlocks`): 0 once HDFS has re-replicated everything.
+    ///
+    /// # Errors
+    /// When the NameNode's web server does not answer or the figure is missing.
+    pub fn under_replicated_blocks(&self) -> Result<u64> {
+        let body = http_get(
+            self.ports.hdfs_http,
+            "/jmx?qry=Hadoop:service=NameNode,name=FSNamesystem",
+        )?;
+        let json: serde_json::Value =
+            serde_json::from_str(&body).context("NameNode JMX is not JSON")?;
+        json["beans"][0]["UnderReplicatedBlocks"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("no UnderReplicatedBlocks in the NameNode's JMX answer: {body}"))
+    }
+
+    /// The NameNode's `fsck` report of `path` (an absolute HDFS path, recursively) with one
+    /// line per file and one per block, each block line ending in `Live_repl=N` (replicas on
+    /// live DataNodes). Plain text, as `hdfs fsck PATH -files -blocks` prints it.
+    ///
+    /// # Errors
+    /// When the NameNode's web server does not answer.
+    pub fn fsck(&self, path: &str) -> Result<String> {
+        let encoded: String = path
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        http_get(
+            self.ports.hdfs_http,
+            &format!("/fsck?ugi=wa-tests&path={encoded}&files=1&blocks=1"),
+        )
+    }
+
     /// Polls [`Stack::live_datanodes`] until it equals `want`, for at most `timeout`.
     pub fn wait_live_datanodes(&self, want: u64, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
