@@ -63,10 +63,12 @@ public final class MiniHdfs {
     conf.setInt("dfs.namenode.replication.interval", 1);
     conf.setBoolean("dfs.client.block.write.replace-datanode-on-failure.enable", false);
     // A writer killed mid-file (the fault tests do it dozens of times) leaves its block
-    // scheduled on the DataNodes, each reserving a whole block of space until the NameNode
-    // forgets the schedule (10 min). With 128 MB blocks that soon makes a small disk look
-    // full ("could only be written to 0 of the 1 minReplication nodes ... 2 node(s) are
-    // excluded"). Our files are small: 8 MB blocks keep the reservations small.
+    // scheduled on the DataNodes until the NameNode forgets the schedule (10 min). A DataNode
+    // is offered for a new block only if its free space exceeds (scheduled blocks + 1) x the
+    // *new* block's size, so after a few hundred kills a writer asking for 128 MB blocks finds
+    // both DataNodes "full" ("could only be written to 0 of the 1 minReplication nodes ... 2
+    // node(s) are excluded"). Our files are small: every client of the stack (this default,
+    // hdfs-site.xml, Spark's spark.hadoop.dfs.blocksize) writes 8 MB blocks.
     conf.setLong("dfs.blocksize", 8L * 1024 * 1024);
 
     MiniDFSCluster cluster = new MiniDFSCluster.Builder(conf)
