@@ -124,9 +124,10 @@ pub struct RunArgs {
     /// and offsets checkpointed.
     #[arg(long, env = "WA_ROLL_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub roll_interval: Duration,
-    /// Buffered event-row bytes (approximate, per worker) that trigger a commit before the
-    /// roll interval.
-    #[arg(long, env = "WA_ROLL_SIZE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    /// Buffered event-row bytes (record values, per worker) that trigger a commit before the
+    /// roll interval. Also the unit of the source's backpressure: a worker holds at most about
+    /// three times this of event rows (`docs/dataflow-design.md`, Backpressure).
+    #[arg(long, env = "WA_ROLL_SIZE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub roll_size_bytes: usize,
     /// ORC compression codec.
     #[arg(long, env = "WA_COMPRESSION", value_enum, default_value = "zlib")]

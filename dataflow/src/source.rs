@@ -148,6 +148,10 @@ pub fn kafka_source<'scope>(
     })
 }
 
+/// Cuts a worker commits at once. With the row buffer's roll size this bounds the event rows a
+/// worker holds to about `(MAX_PENDING_CUTS + 1) × --roll-size-bytes` of record values.
+const MAX_PENDING_CUTS: usize = 2;
+
 struct Reader {
     s: SourceSettings,
     worker: usize,
@@ -164,6 +168,8 @@ struct Reader {
     pending: VecDeque<PendingCut>,
     final_round: Option<u64>,
     counts: HashMap<WindowKey, i64>,
+    /// Reading waits for commits ([`Reader::backlogged`]).
+    held_back: bool,
 }
 
 impl Reader {
@@ -191,6 +197,7 @@ impl Reader {
             pending: VecDeque::new(),
             final_round: None,
             counts: HashMap::new(),
+            held_back: false,
             s,
         };
         if owned.is_empty() {
@@ -295,7 +302,15 @@ impl Reader {
         committed: &ProbeHandle<u64>,
     ) -> Option<Duration> {
         let capability = self.capability.clone()?;
-        let read = self.poll();
+        let read = if self.backlogged() {
+            self.hold_back();
+            0
+        } else {
+            if std::mem::take(&mut self.held_back) {
+                self.s.status.reading_paused(self.worker, false);
+            }
+            self.poll()
+        };
         self.advance_idle();
 
         // Window counts, pre-aggregated over this activation.
@@ -542,6 +557,32 @@ impl Reader {
         }
     }
 
+    /// Whether reading must wait for commits: [`MAX_PENDING_CUTS`] cuts are being committed
+    /// and the row buffer is full again. This is the source's backpressure — without it a
+    /// slow or failing HDFS would let the buffer grow with the stream.
+    fn backlogged(&self) -> bool {
+        self.pending.len() >= MAX_PENDING_CUTS
+            && self
+                .partitions
+                .iter()
+                .map(|p| p.rows.bytes())
+                .sum::<usize>()
+                >= self.s.roll_size_bytes
+    }
+
+    /// Skips reading for this activation. librdkafka stops fetching once its queue is full
+    /// (`queued.max.messages.kbytes`), so the records wait in Kafka. No partition counts as
+    /// caught up meanwhile: its idle clock starts again at the next end of its log, so a
+    /// pause never lets the idle policy judge the records behind it late.
+    fn hold_back(&mut self) {
+        for p in &mut self.partitions {
+            p.caught_up_since = None;
+        }
+        if !std::mem::replace(&mut self.held_back, true) {
+            self.s.status.reading_paused(self.worker, true);
+        }
+    }
+
     fn replaying(&self) -> bool {
         self.partitions
             .iter()
@@ -550,7 +591,8 @@ impl Reader {
 
     /// Starts a cut when the roll interval or size says so, or the stop watermark is reached.
     fn maybe_cut(&mut self) {
-        if self.final_round.is_some() || self.replaying() || self.pending.len() >= 4 {
+        if self.final_round.is_some() || self.replaying() || self.pending.len() >= MAX_PENDING_CUTS
+        {
             return;
         }
         let stop = self.s.stop_at_ms.is_some_and(|t| {

@@ -38,6 +38,8 @@ pub struct Status {
     pub windows: AtomicU64,
     /// Frontier of the last checkpoint (UTC epoch ms; `i64::MIN` before the first).
     pub checkpoint_frontier_ms: AtomicI64,
+    /// Workers whose reading waits for their commits (backpressure).
+    pub paused_workers: AtomicU64,
     watermarks: Mutex<BTreeMap<i32, i64>>,
     lags: Mutex<BTreeMap<i32, i64>>,
 }
@@ -58,6 +60,19 @@ impl Status {
         }
         metrics::gauge!("wa_dataflow_watermark_ms", "partition" => partition.to_string())
             .set(watermark_ms as f64);
+    }
+
+    /// Records that `worker` stopped (`true`) or resumed (`false`) reading because its cuts
+    /// are still being committed (gauge `wa_dataflow_reading_paused`, 0/1 per worker).
+    pub fn reading_paused(&self, worker: usize, paused: bool) {
+        if paused {
+            self.paused_workers.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(worker, "reading paused until commits catch up");
+        } else {
+            self.paused_workers.fetch_sub(1, Ordering::Relaxed);
+        }
+        metrics::gauge!("wa_dataflow_reading_paused", "worker" => worker.to_string())
+            .set(if paused { 1.0 } else { 0.0 });
     }
 
     /// Minimum watermark over this process's partitions (UTC epoch ms), if it reads any.
@@ -148,8 +163,12 @@ pub fn spawn_status_line(status: std::sync::Arc<Status>, every: Duration, proces
                 let lag = status
                     .total_lag()
                     .map_or_else(|| "-".to_string(), |l| l.to_string());
+                let paused = match status.paused_workers.load(Ordering::Relaxed) {
+                    0 => String::new(),
+                    n => format!(" | {n} worker(s) waiting for commits"),
+                };
                 eprintln!(
-                    "[process {process}] {rate:>9.0} events/s | read {events} | rejected {} | late {} | watermark {wm} | lag {lag} | windows {} | checkpoint {cp}",
+                    "[process {process}] {rate:>9.0} events/s | read {events} | rejected {} | late {} | watermark {wm} | lag {lag} | windows {} | checkpoint {cp}{paused}",
                     status.rejected.load(Ordering::Relaxed),
                     status.late.load(Ordering::Relaxed),
                     status.windows.load(Ordering::Relaxed),
