@@ -18,6 +18,10 @@ NAMES = {
 }
 
 
+# Everything after this line in docs/BENCHMARKS.md is written by hand and survives a new run.
+KEEP_MARKER = "<!-- written by hand from here on; bench/report.py keeps it -->"
+
+
 def load(run_dir):
     meta = json.loads((run_dir / "meta.json").read_text())
     rows = [json.loads(l) for l in (run_dir / "results.jsonl").read_text().splitlines() if l.strip()]
@@ -203,16 +207,22 @@ def main():
     body = tables(meta, rows)
     print("\n".join(body))
     if a.doc:
+        # What people wrote below the marker (profiles, what changed and by how much) is kept.
+        kept = []
+        if a.doc.exists():
+            old = a.doc.read_text()
+            if KEEP_MARKER in old:
+                kept = ["", KEEP_MARKER + old.split(KEEP_MARKER, 1)[1].rstrip("\n"), ""]
         doc = [
             "# Benchmarks",
             "",
             f"Measured by `bench/run` on {meta['date']} (run {meta['run_id']}; its logs were in "
             f"`.bench/{meta['run_id']}/`). This file is written by `bench/run`; run it again rather "
-            "than editing the figures.",
+            "than editing the figures (the part after the marker at the end is written by hand and kept).",
             "",
             "## Figures",
             "",
-        ] + body + setup(meta)
+        ] + body + setup(meta) + kept
         a.doc.write_text("\n".join(doc))
         print(f"\nwritten: {a.doc}")
 

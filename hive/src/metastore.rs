@@ -255,7 +255,19 @@ impl MetastoreClient {
         {
             Ok(()) => Ok(Created::New),
             Err(CreateDbEx::O1(_)) => Ok(Created::Existing), // AlreadyExistsException: a race
-            Err(e) => Err(refused("create_database", e)),
+            // Losing the race can also come back as a MetaException ("Unable to delete
+            // directory …": the loser's metastore thread cleans up the directory the winner
+            // made). If the database exists now, someone else created it.
+            Err(e) => match call(
+                "get_database",
+                self.timeout,
+                self.client.get_database(FastStr::new(name)),
+            )
+            .await?
+            {
+                Ok(_) => Ok(Created::Existing),
+                Err(_) => Err(refused("create_database", e)),
+            },
         }
     }
 
@@ -281,7 +293,12 @@ impl MetastoreClient {
         {
             Ok(()) => return Ok(Created::New),
             Err(CreateTableEx::O1(_)) => Created::Existing, // AlreadyExistsException
-            Err(e) => return Err(refused("create_table", e)),
+            // A concurrent creator may make us fail otherwise (as for databases): if the
+            // table exists now, it is judged below like any existing table.
+            Err(e) => match self.table(database, &def.name).await? {
+                Some(_) => Created::Existing,
+                None => return Err(refused("create_table", e)),
+            },
         };
         let existing = self
             .table(database, &def.name)

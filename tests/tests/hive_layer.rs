@@ -536,6 +536,36 @@ async fn timestamps_do_not_depend_on_the_reader_time_zone() {
     drop_everything(s, &db).await;
 }
 
+/// Every process of a cluster runs `init` at start-up, at the same moment on a fresh database:
+/// all of them must succeed, whoever wins each race.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_inits_of_a_fresh_database_all_succeed() {
+    let s = stack();
+    let _claim = s.shared();
+    for round in 0..3 {
+        let db = unique_name(&format!("wa_hive_race{round}"));
+        let mut inits = Vec::new();
+        for _ in 0..4 {
+            let tables = HiveTables::connect(config(s, &db)).await.unwrap();
+            inits.push(tokio::spawn(async move { tables.init().await }));
+        }
+        let mut created = 0;
+        for init in inits {
+            let done = init.await.unwrap().unwrap_or_else(|e| {
+                panic!("round {round}: an init racing three others failed: {e:#}")
+            });
+            created += done.iter().filter(|(_, c)| *c == Created::New).count();
+        }
+        assert!(
+            created <= 5,
+            "round {round}: {created} creations of 1 database + 4 tables"
+        );
+        let tables = HiveTables::connect(config(s, &db)).await.unwrap();
+        assert_eq!(tables.tables().await.unwrap().len(), 4, "round {round}");
+        drop_everything(s, &db).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn init_then_commit_is_visible_at_once_and_a_rerun_overwrites() {
     let s = stack();
