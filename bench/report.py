@@ -109,6 +109,13 @@ def tables(meta, rows):
                      f"{f(r['p99_s'])} | {f(r['max_s'])} | {f(r.get('first_window_s'))} → "
                      f"{f(r.get('last_window_s'))} | {fmt_int(r.get('producer_events_per_sec'))} |")
         L.append("")
+        for r in lat:
+            if r["windows"] == 0:
+                L.append(f"{NAMES.get(r['system'], r['system'])}: no window the data closes was visible "
+                         f"in Hive by the end of the run ({r['seconds']} s of traffic + 90 s), so its "
+                         "latency at this rate is longer than that: it does not keep up (see its "
+                         "drain rate above).")
+                L.append("")
         L.append("A latency that grows from the first window to the last means the system did not keep "
                  "up with the rate; a producer figure below the rate means events reached Kafka late "
                  "(the latency then includes that).")
