@@ -2,7 +2,10 @@
 """Turns one `bench/run` directory (meta.json + results.jsonl) into the table it prints and,
 with --doc PATH, into docs/BENCHMARKS.md. Parts that were not measured say so.
 
-    bench/report.py .bench/<run id> [--doc docs/BENCHMARKS.md]
+    bench/report.py .bench/<run id> [.bench/<later run id> …] [--doc docs/BENCHMARKS.md]
+
+With several runs (e.g. a part re-run alone with `bench/run --only memory,stages`), each kind
+of measurement comes from the last run that has it; machine and settings from the first.
 """
 
 import argparse
@@ -20,6 +23,18 @@ NAMES = {
 
 # Everything after this line in docs/BENCHMARKS.md is written by hand and survives a new run.
 KEEP_MARKER = "<!-- written by hand from here on; bench/report.py keeps it -->"
+
+
+def load_all(run_dirs):
+    """(meta of the first run, rows, {kind: run id} for kinds taken from a later run)."""
+    meta, rows = load(run_dirs[0])
+    later = {}
+    for d in run_dirs[1:]:
+        m, more = load(d)
+        kinds = {r["kind"] for r in more} - {"prefill"}
+        rows = [r for r in rows if r["kind"] not in kinds] + [r for r in more if r["kind"] != "prefill"]
+        later.update({k: m["run_id"] for k in kinds})
+    return meta, rows, later
 
 
 def load(run_dir):
@@ -207,10 +222,10 @@ def setup(meta):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=Path, nargs="+")
     p.add_argument("--doc", type=Path)
     a = p.parse_args()
-    meta, rows = load(a.run_dir)
+    meta, rows, later = load_all(a.run_dir)
     body = tables(meta, rows)
     print("\n".join(body))
     if a.doc:
@@ -224,7 +239,9 @@ def main():
             "# Benchmarks",
             "",
             f"Measured by `bench/run` on {meta['date']} (run {meta['run_id']}; its logs were in "
-            f"`.bench/{meta['run_id']}/`). This file is written by `bench/run`; run it again rather "
+            f"`.bench/{meta['run_id']}/`)"
+            + "".join(f"; {k} from run {r}" for k, r in sorted(later.items()))
+            + ". This file is written by `bench/run`; run it again rather "
             "than editing the figures (the part after the marker at the end is written by hand and kept).",
             "",
             "## Figures",
