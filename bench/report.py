@@ -103,8 +103,9 @@ def tables(meta, rows):
     if "spark" in t:
         r = t["spark"]
         L.append("")
-        L.append(f"Spark's figure counts from the start of its queries to their end; with the JVM and "
-                 f"session start-up ({r['startup']:.0f} s) it is {fmt_int(r['wall'])} events/s. "
+        L.append(f"Spark's figure counts from the start of its queries to their end; over the whole "
+                 f"process (JVM and session start-up, {r['startup']:.0f} s, and shutdown) it is "
+                 f"{fmt_int(r['wall'])} events/s. "
                  f"{r['note'] or ''}.")
     L.append("")
 
