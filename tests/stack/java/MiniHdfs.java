@@ -68,9 +68,10 @@ public final class MiniHdfs {
     // *new* block's size, so after a few hundred kills a writer asking for 128 MB blocks finds
     // both DataNodes "full" ("could only be written to 0 of the 1 minReplication nodes ... 2
     // node(s) are excluded"). Our files are small: our programs size each file's blocks to
-    // the file, this default is 8 MB, and the stack's other clients (hdfs-site.xml, Spark's
-    // spark.hadoop.dfs.blocksize) use 1 MB, the smallest HDFS allows: after the fault suite
-    // 8 MB was still too much for Spark with ~10 GB of disk free.
+    // the file, this default is 8 MB, and the stack's other clients use 1 MB, the smallest
+    // HDFS allows (hdfs-site.xml; for Spark spark.hadoop.dfs.blocksize and, because ORC
+    // writers ask for their own block size, 256 MB by default, spark.hadoop.orc.block.size:
+    // after the fault suite ~166 scheduled blocks x 256 MB exceeded the ~41 GB free).
     conf.setLong("dfs.blocksize", 8L * 1024 * 1024);
 
     MiniDFSCluster cluster = new MiniDFSCluster.Builder(conf)
