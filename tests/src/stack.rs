@@ -262,15 +262,7 @@ impl Stack {
     /// The NameNode's count of live DataNodes, read from its JMX endpoint
     /// (`FSNamesystemState.NumLiveDataNodes`).
     pub fn live_datanodes(&self) -> Result<u64> {
-        let body = http_get(
-            self.ports.hdfs_http,
-            "/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState",
-        )?;
-        let json: serde_json::Value =
-            serde_json::from_str(&body).context("NameNode JMX is not JSON")?;
-        json["beans"][0]["NumLiveDataNodes"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("no NumLiveDataNodes in the NameNode's JMX answer: {body}"))
+        self.namenode_figure("FSNamesystemState", "NumLiveDataNodes")
     }
 
     /// Blocks the NameNode counts below their replication factor, from its JMX endpoint
@@ -279,15 +271,20 @@ impl Stack {
     /// # Errors
     /// When the NameNode's web server does not answer or the figure is missing.
     pub fn under_replicated_blocks(&self) -> Result<u64> {
+        self.namenode_figure("FSNamesystem", "UnderReplicatedBlocks")
+    }
+
+    /// Figure `attribute` of the NameNode's JMX bean `Hadoop:service=NameNode,name=<bean>`.
+    fn namenode_figure(&self, bean: &str, attribute: &str) -> Result<u64> {
         let body = http_get(
             self.ports.hdfs_http,
-            "/jmx?qry=Hadoop:service=NameNode,name=FSNamesystem",
+            &format!("/jmx?qry=Hadoop:service=NameNode,name={bean}"),
         )?;
         let json: serde_json::Value =
             serde_json::from_str(&body).context("NameNode JMX is not JSON")?;
-        json["beans"][0]["UnderReplicatedBlocks"]
+        json["beans"][0][attribute]
             .as_u64()
-            .ok_or_else(|| anyhow!("no UnderReplicatedBlocks in the NameNode's JMX answer: {body}"))
+            .ok_or_else(|| anyhow!("no {attribute} in the NameNode's JMX answer: {body}"))
     }
 
     /// The NameNode's `fsck` report of `path` (an absolute HDFS path, recursively) with one
