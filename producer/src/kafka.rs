@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use events::WebEvent;
@@ -104,6 +104,9 @@ pub struct EventProducer {
     producer: ThreadedProducer<DeliveryReports>,
     topic: String,
     counter: Arc<DeliveryCounter>,
+    /// `message.timeout.ms` as configured (librdkafka's default 300 s unless overridden):
+    /// the longest librdkafka keeps a record before it reports it failed.
+    message_timeout: Duration,
 }
 
 /// The outcome of [`EventProducer::enqueue`].
@@ -147,6 +150,7 @@ impl EventProducer {
             config.set(key, value);
         }
         let counter = Arc::new(DeliveryCounter::default());
+        let message_timeout = message_timeout(&config)?;
         let producer = config
             .create_with_context(DeliveryReports {
                 counter: counter.clone(),
@@ -156,6 +160,7 @@ impl EventProducer {
             producer,
             topic: args.topic.clone(),
             counter,
+            message_timeout,
         })
     }
 
@@ -222,6 +227,64 @@ impl EventProducer {
         }
         Ok(())
     }
+
+    /// Waits until librdkafka has settled every enqueued record, delivered or failed, however
+    /// long that takes within `message.timeout.ms` (+ 10 s): a broker that is restarting
+    /// holds records back for as long as it is away, and librdkafka still delivers them
+    /// once it is back. Logs the records still in flight every 10 s meanwhile.
+    ///
+    /// # Errors
+    /// When any record failed (librdkafka gave up on it), or records are still in flight
+    /// past `message.timeout.ms` + 10 s (which librdkafka should never let happen).
+    pub fn drain(&self) -> Result<()> {
+        const STEP: Duration = Duration::from_secs(10);
+        let deadline = Instant::now() + self.message_timeout + STEP;
+        loop {
+            match self.producer.flush(STEP) {
+                Ok(()) => break,
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
+                    if Instant::now() < deadline =>
+                {
+                    tracing::warn!(
+                        in_flight = self.producer.in_flight_count(),
+                        "waiting for Kafka to acknowledge the records still in flight"
+                    );
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!(
+                            "flushing the Kafka producer ({} records in flight)",
+                            self.producer.in_flight_count()
+                        )
+                    })
+                }
+            }
+        }
+        let failed = self.counter.failed();
+        if failed > 0 {
+            bail!("{failed} records could not be delivered to Kafka");
+        }
+        Ok(())
+    }
+}
+
+/// librdkafka's `message.timeout.ms` (alias `delivery.timeout.ms`) as set in `config`, or its
+/// default, 300 000 ms.
+///
+/// # Errors
+/// When the value set is not a whole number of milliseconds.
+fn message_timeout(config: &ClientConfig) -> Result<Duration> {
+    let set = config
+        .get("message.timeout.ms")
+        .or_else(|| config.get("delivery.timeout.ms"));
+    let ms = match set {
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .with_context(|| format!("message.timeout.ms={value:?} is not a number of ms"))?,
+        None => 300_000,
+    };
+    Ok(Duration::from_millis(ms))
 }
 
 #[cfg(test)]
@@ -236,5 +299,20 @@ mod tests {
         );
         assert!(parse_property("novalue").is_err());
         assert!(parse_property("=x").is_err());
+    }
+
+    #[test]
+    fn message_timeout_is_read_from_either_name_or_defaults() {
+        let mut config = ClientConfig::new();
+        assert_eq!(message_timeout(&config).unwrap(), Duration::from_secs(300));
+        config.set("delivery.timeout.ms", "45000");
+        assert_eq!(message_timeout(&config).unwrap(), Duration::from_secs(45));
+        config.set("message.timeout.ms", "1500");
+        assert_eq!(
+            message_timeout(&config).unwrap(),
+            Duration::from_millis(1500)
+        );
+        config.set("message.timeout.ms", "soon");
+        assert!(message_timeout(&config).is_err());
     }
 }

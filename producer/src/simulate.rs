@@ -191,7 +191,9 @@ pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
         log.flush().context("writing the event log")?;
     }
     let enqueued_secs = began.elapsed().as_secs_f64();
-    producer.flush(Duration::from_secs(60))?;
+    // However long Kafka is away (a broker restarting): librdkafka holds every record until
+    // it is delivered or `message.timeout.ms` passes.
+    producer.drain()?;
     let secs = began.elapsed().as_secs_f64();
     let delivered = producer.counter().delivered();
     if delivered != sent {
