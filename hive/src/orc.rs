@@ -10,6 +10,12 @@ use crate::HiveError;
 /// Target stripe size: 64 MiB, orc-rust's and Hive's default (`hive.exec.orc.default.stripe.size`).
 pub const DEFAULT_STRIPE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Deflate level of our ZLIB files: 2, the level Java ORC (Hive's and Spark's writer) uses
+/// for data streams under its default `orc.compression.strategy=SPEED`. orc-rust's own
+/// default, 6, spent half of the dataflow's CPU in deflate for files ~10 % smaller (see
+/// docs/BENCHMARKS.md).
+pub const ZLIB_LEVEL: i32 = 2;
+
 /// Encodes `batches` (all with schema `schema`) into one complete ORC file and returns its bytes.
 ///
 /// The whole file is built in memory: callers size their files (rows per file) accordingly.
@@ -28,6 +34,9 @@ pub fn encode(
         ArrowWriterBuilder::new(&mut out, schema).with_stripe_byte_size(DEFAULT_STRIPE_BYTES);
     if let Some(codec) = compression.to_orc() {
         builder = builder.with_compression(codec);
+    }
+    if compression == Compression::Zlib {
+        builder = builder.with_compression_level(ZLIB_LEVEL);
     }
     let mut writer = builder.try_build().map_err(orc)?;
     for batch in batches {

@@ -44,6 +44,7 @@ pub struct ArrowWriterBuilder<W> {
     stripe_byte_size: usize,
     compression: Option<CompressionType>,
     compression_block_size: Option<usize>,
+    compression_level: Option<i32>,
 }
 
 impl<W: Write> ArrowWriterBuilder<W> {
@@ -58,6 +59,7 @@ impl<W: Write> ArrowWriterBuilder<W> {
             stripe_byte_size: 64 * 1024 * 1024,
             compression: None,
             compression_block_size: None,
+            compression_level: None,
         }
     }
 
@@ -80,6 +82,15 @@ impl<W: Write> ArrowWriterBuilder<W> {
         self
     }
 
+    /// Set the level of a codec that has levels: ZLIB 0..=9 (default 6; the Java writer's
+    /// default `SPEED` strategy uses 2 for data streams), ZSTD as zstd's levels (default 0,
+    /// zstd's default). Snappy and LZ4 ignore it. An out-of-range ZLIB level fails
+    /// [`Self::try_build`].
+    pub fn with_compression_level(mut self, level: i32) -> Self {
+        self.compression_level = Some(level);
+        self
+    }
+
     /// Set the compression block size. Default is 256 KiB.
     pub fn with_compression_block_size(mut self, block_size: usize) -> Self {
         self.compression_block_size = Some(block_size);
@@ -95,7 +106,11 @@ impl<W: Write> ArrowWriterBuilder<W> {
             .iter()
             .any(|field| matches!(field.data_type(), ArrowDataType::Timestamp(_, None)))
             .then(|| "UTC".to_owned());
-        let compressor = Compressor::new(self.compression, self.compression_block_size)?;
+        let compressor = Compressor::new(
+            self.compression,
+            self.compression_block_size,
+            self.compression_level,
+        )?;
         // Required magic "ORC" bytes at start of file
         self.writer.write_all(b"ORC").context(IoSnafu)?;
         let writer = StripeWriter::new(self.writer, &self.schema, compressor, timezone);

@@ -380,12 +380,11 @@ trait CompressorVariant: Send {
     fn compress_block(&mut self, input: &[u8], output: &mut Vec<u8>) -> Result<()>;
 }
 
-struct ZlibCompressor;
+struct ZlibCompressor(flate2::Compression);
 
 impl CompressorVariant for ZlibCompressor {
     fn compress_block(&mut self, input: &[u8], output: &mut Vec<u8>) -> Result<()> {
-        let mut encoder =
-            flate2::write::DeflateEncoder::new(output, flate2::Compression::default());
+        let mut encoder = flate2::write::DeflateEncoder::new(output, self.0);
         encoder.write_all(input).context(error::IoSnafu)?;
         encoder.finish().context(error::IoSnafu)?;
         Ok(())
@@ -430,13 +429,31 @@ impl CompressorVariant for ZstdCompressor {
     }
 }
 
-fn get_compressor_variant(compression: CompressionType) -> Result<Box<dyn CompressorVariant>> {
+/// The compressor for `compression`, at `level` where the codec has levels (ZLIB: 0..=9,
+/// default 6; ZSTD: as zstd, default 0 meaning zstd's default). Snappy and LZ4 have none and
+/// ignore it.
+fn get_compressor_variant(
+    compression: CompressionType,
+    level: Option<i32>,
+) -> Result<Box<dyn CompressorVariant>> {
     match compression {
-        CompressionType::Zlib => Ok(Box::new(ZlibCompressor)),
+        CompressionType::Zlib => {
+            let level = match level {
+                None => flate2::Compression::default(),
+                Some(level @ 0..=9) => flate2::Compression::new(level as u32),
+                Some(level) => {
+                    return error::UnexpectedSnafu {
+                        msg: format!("ZLIB compression level must be in 0..=9, got {level}"),
+                    }
+                    .fail()
+                }
+            };
+            Ok(Box::new(ZlibCompressor(level)))
+        }
         CompressionType::Snappy => Ok(Box::new(SnappyCompressor(snap::raw::Encoder::new()))),
         CompressionType::Lz4 => Ok(Box::new(Lz4Compressor)),
         CompressionType::Zstd => Ok(Box::new(ZstdCompressor(
-            zstd::bulk::Compressor::new(0).context(error::IoSnafu)?,
+            zstd::bulk::Compressor::new(level.unwrap_or(0)).context(error::IoSnafu)?,
         ))),
         CompressionType::Lzo => error::UnexpectedSnafu {
             msg: "LZO compression is not supported by the ORC writer",
@@ -456,6 +473,7 @@ impl Compressor {
     pub(crate) fn new(
         compression: Option<CompressionType>,
         block_size: Option<usize>,
+        level: Option<i32>,
     ) -> Result<Self> {
         if let Some(block_size) = block_size {
             if block_size == 0 || (block_size as u64) >= MAX_COMPRESSION_BLOCK_SIZE {
@@ -472,7 +490,7 @@ impl Compressor {
         let (block_size, compressor) = match compression {
             Some(compression) => {
                 let block_size = block_size.unwrap_or(DEFAULT_COMPRESSION_BLOCK_SIZE as usize);
-                (Some(block_size), Some(get_compressor_variant(compression)?))
+                (Some(block_size), Some(get_compressor_variant(compression, level)?))
             }
             None => (None, None),
         };
@@ -539,24 +557,44 @@ mod tests {
 
     #[test]
     fn rejects_invalid_writer_compression() {
-        assert!(Compressor::new(Some(CompressionType::Zstd), Some(0)).is_err());
+        assert!(Compressor::new(Some(CompressionType::Zstd), Some(0), None).is_err());
         assert!(Compressor::new(
             Some(CompressionType::Zstd),
             Some(MAX_COMPRESSION_BLOCK_SIZE as usize),
+            None,
         )
         .is_err());
-        assert!(Compressor::new(Some(CompressionType::Lzo), None).is_err());
+        assert!(Compressor::new(Some(CompressionType::Lzo), None, None).is_err());
+        assert!(Compressor::new(Some(CompressionType::Zlib), None, Some(10)).is_err());
+        assert!(Compressor::new(Some(CompressionType::Zlib), None, Some(-1)).is_err());
+    }
+
+    #[test]
+    fn zlib_level_is_applied() {
+        let input = b"abcabcabc".repeat(1000);
+        // Level 0 stores: no smaller than the input, so the block is kept as it was.
+        let mut stored = Compressor::new(Some(CompressionType::Zlib), None, Some(0)).unwrap();
+        let stored = stored.compress(&input).unwrap();
+        assert_eq!(
+            CompressionHeader::decode([stored[0], stored[1], stored[2]]),
+            CompressionHeader::Original(input.len() as u32)
+        );
+        let mut default = Compressor::new(Some(CompressionType::Zlib), None, None).unwrap();
+        let mut fast = Compressor::new(Some(CompressionType::Zlib), None, Some(1)).unwrap();
+        for compressed in [default.compress(&input).unwrap(), fast.compress(&input).unwrap()] {
+            assert!(compressed.len() < input.len() / 10);
+        }
     }
 
     #[test]
     fn handles_empty_original_and_chunked_blocks() {
-        let mut disabled = Compressor::new(None, None).unwrap();
+        let mut disabled = Compressor::new(None, None, None).unwrap();
         let encoded = disabled.compress(b"uncompressed").unwrap();
         assert!(matches!(encoded, Cow::Borrowed(b"uncompressed")));
         assert!(disabled.compression().is_none());
         assert!(disabled.block_size().is_none());
 
-        let mut compressor = Compressor::new(Some(CompressionType::Zstd), Some(4)).unwrap();
+        let mut compressor = Compressor::new(Some(CompressionType::Zstd), Some(4), None).unwrap();
         assert!(compressor.compress(&[]).unwrap().is_empty());
 
         for compression_type in [
@@ -565,7 +603,7 @@ mod tests {
             CompressionType::Lz4,
             CompressionType::Zstd,
         ] {
-            let mut compressor = Compressor::new(Some(compression_type), Some(64)).unwrap();
+            let mut compressor = Compressor::new(Some(compression_type), Some(64), None).unwrap();
             let encoded = compressor.compress(b"x").unwrap();
             assert_eq!(encoded.as_ref(), [3, 0, 0, b'x']);
         }
@@ -586,7 +624,7 @@ mod tests {
             CompressionType::Lz4,
             CompressionType::Zstd,
         ] {
-            let mut compressor = Compressor::new(Some(compression_type), Some(64)).unwrap();
+            let mut compressor = Compressor::new(Some(compression_type), Some(64), None).unwrap();
             let encoded = compressor.compress(&input).unwrap();
             let header = CompressionHeader::decode([encoded[0], encoded[1], encoded[2]]);
             assert!(
