@@ -12,8 +12,9 @@ pub const DEFAULT_STRIPE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Deflate level of our ZLIB files: 2, the level Java ORC (Hive's and Spark's writer) uses
 /// for data streams under its default `orc.compression.strategy=SPEED`. orc-rust's own
-/// default, 6, spent half of the dataflow's CPU in deflate for files ~10 % smaller (see
-/// docs/BENCHMARKS.md).
+/// default, 6 (on miniz_oxide), spent half of the dataflow's CPU in deflate; level 2 on
+/// flate2's zlib-rs backend (our build) encodes `raw_web_events` 3× faster into files of
+/// the same size (docs/BENCHMARKS.md).
 pub const ZLIB_LEVEL: i32 = 2;
 
 /// Encodes `batches` (all with schema `schema`) into one complete ORC file and returns its bytes.
