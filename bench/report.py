@@ -4,8 +4,9 @@ with --doc PATH, into docs/BENCHMARKS.md. Parts that were not measured say so.
 
     bench/report.py .bench/<run id> [.bench/<later run id> …] [--doc docs/BENCHMARKS.md]
 
-With several runs (e.g. a part re-run alone with `bench/run --only memory,stages`), each kind
-of measurement comes from the last run that has it; machine and settings from the first.
+With several runs (e.g. a part re-run alone with `bench/run --only memory,stages`), each
+system's figures of each kind come from the last run that has them; machine and settings from
+the first.
 """
 
 import argparse
@@ -26,15 +27,28 @@ KEEP_MARKER = "<!-- written by hand from here on; bench/report.py keeps it -->"
 
 
 def load_all(run_dirs):
-    """(meta of the first run, rows, {kind: run id} for kinds taken from a later run)."""
+    """(meta of the first run, rows, {part: run id} for parts taken from a later run).
+
+    A part is one system's figures of one kind (e.g. the throughput of ours-1p, the memory of
+    ours-2p at 2 M events), or all stage costs: a later run replaces only the parts it has."""
     meta, rows = load(run_dirs[0])
     later = {}
     for d in run_dirs[1:]:
         m, more = load(d)
-        kinds = {r["kind"] for r in more} - {"prefill"}
-        rows = [r for r in rows if r["kind"] not in kinds] + [r for r in more if r["kind"] != "prefill"]
-        later.update({k: m["run_id"] for k in kinds})
+        more = [r for r in more if r["kind"] != "prefill"]
+        parts = {part(r) for r in more}
+        rows = [r for r in rows if part(r) not in parts] + more
+        later.update({label(p): m["run_id"] for p in parts})
     return meta, rows, later
+
+
+def part(row):
+    return row["kind"], row.get("system"), row.get("events")
+
+
+def label(p):
+    kind, system, events = p
+    return " ".join(x for x in (kind, system and f"of {system}", events and f"at {events:,}") if x)
 
 
 def load(run_dir):
