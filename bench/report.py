@@ -38,7 +38,7 @@ def load_all(run_dirs):
         more = [r for r in more if r["kind"] != "prefill"]
         parts = {part(r) for r in more}
         rows = [r for r in rows if part(r) not in parts] + more
-        later.update({label(p): m["run_id"] for p in parts})
+        later.update({label(p): f"{m['run_id']} (commit {m['versions']['commit']})" for p in parts})
     return meta, rows, later
 
 
@@ -200,7 +200,7 @@ def setup(meta):
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB RAM; {m['os']}, Linux {m['kernel']}. "
         "Kafka, HDFS (NameNode + 2 DataNodes), the metastore and the Spark Thrift Server of the "
         "local stack run on the same machine.",
-        f"- Versions: our commit {v['commit']}; {v['rustc']}; librdkafka (rdkafka-sys) {v['librdkafka']}; "
+        f"- Versions: our commit {v['commit']} (later parts: the commits named above); {v['rustc']}; librdkafka (rdkafka-sys) {v['librdkafka']}; "
         f"timely {v['timely']}, differential-dataflow {v['differential-dataflow']}, orc-rust {v['orc-rust']}; "
         f"Kafka {v['kafka']}; Hadoop {v['hadoop']}; Spark (pyspark) {v['spark']} with "
         f"spark-sql-kafka-0-10 {v['spark-sql-kafka']}; {v['java']}.",
@@ -210,7 +210,7 @@ def setup(meta):
         "records; all valid, in order.",
         f"- Ours: `wa-dataflow launch --workers-file` with {s['workers']} worker threads in all (1 process × "
         f"{s['workers']}, or 2 processes × {max(1, s['workers'] // 2)}), {s['window']} windows, watermark delay "
-        f"{s['watermark_delay']}, ZLIB ORC, `--stop-at-watermark` = the end of the window of the last event, "
+        f"{s['watermark_delay']}, ZLIB ORC (level and deflate backend as built at the run's commit), `--stop-at-watermark` = the end of the window of the last event, "
         f"`--idle-timeout {s['ours_idle_timeout_drain'].replace(' ', '')}` when draining (the last windows close "
         "once the partitions are idle; default settings otherwise). Time: process start to exit.",
         f"- Spark: `bench/spark/kafka_to_hive.py` under `spark-submit --master local[{s['workers']}] "

@@ -36,7 +36,8 @@ pub enum Codec {
 
 enum Body {
     Plain(Vec<u8>),
-    Gzip(GzEncoder<Vec<u8>>),
+    // Boxed: zlib-rs's deflate state makes the encoder large, and one buffer holds one.
+    Gzip(Box<GzEncoder<Vec<u8>>>),
 }
 
 impl Body {
@@ -71,7 +72,7 @@ impl OpenFile {
     fn new(partition: i32, date: NaiveDate, offset: i64, codec: Codec, now: Instant) -> Self {
         let body = match codec {
             Codec::None => Body::Plain(Vec::new()),
-            Codec::Gzip => Body::Gzip(GzEncoder::new(Vec::new(), Compression::default())),
+            Codec::Gzip => Body::Gzip(Box::new(GzEncoder::new(Vec::new(), Compression::default()))),
         };
         Self {
             partition,
