@@ -221,11 +221,7 @@ impl EventProducer {
         self.producer
             .flush(timeout)
             .context("flushing the Kafka producer")?;
-        let failed = self.counter.failed();
-        if failed > 0 {
-            bail!("{failed} records could not be delivered to Kafka");
-        }
-        Ok(())
+        self.check_delivered()
     }
 
     /// Waits until librdkafka has settled every enqueued record, delivered or failed, however
@@ -260,6 +256,11 @@ impl EventProducer {
                 }
             }
         }
+        self.check_delivered()
+    }
+
+    /// Fails when librdkafka gave up on any record so far.
+    fn check_delivered(&self) -> Result<()> {
         let failed = self.counter.failed();
         if failed > 0 {
             bail!("{failed} records could not be delivered to Kafka");
