@@ -106,7 +106,7 @@ fn parse_start_time(s: &str) -> Result<i64, String> {
 /// # Errors
 /// Invalid flags, a topic that does not exist or brokers that do not answer within 30 s, an
 /// unwritable log, a record librdkafka refuses, any record Kafka failed to take, or records
-/// not acknowledged within 60 s of the end.
+/// not acknowledged by the end of [`EventProducer::drain`] (`message.timeout.ms` + 10 s).
 pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
     let seed = args
         .seed
