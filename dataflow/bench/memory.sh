@@ -18,7 +18,6 @@ RATE=20000
 START_MS=1767225600000   # 2026-01-01T00:00:00Z
 STACK="$ROOT/tests/stack/stack"
 eval "$("$STACK" env)"
-KAFKA_CP=$(cat "${WA_CACHE_DIR:-$HOME/.cache/wa-stack}/kafka.cp")
 cargo build --release --quiet --bin wa-producer --bin wa-dataflow --manifest-path "$ROOT/Cargo.toml"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 OUT=$(mktemp -d)
@@ -26,8 +25,7 @@ RUN_ID=$(date +%s)
 
 measure() {
   local n=$1 topic="wa_mem_${1}_${RUN_ID}"
-  java -cp "$KAFKA_CP" org.apache.kafka.tools.TopicCommand --bootstrap-server "$WA_KAFKA_BROKERS" \
-    --create --topic "$topic" --partitions 4 --replication-factor 1 >/dev/null 2>&1
+  "$STACK" topics --create --topic "$topic" --partitions 4 --replication-factor 1 >/dev/null 2>&1
   "$BIN/wa-producer" simulate --topic "$topic" --events "$n" --rate "$RATE" --no-pacing --seed 42 \
     --start-time "$START_MS" --out-of-order-ms 2000 --late-fraction 0.01 --late-by-ms 60000 \
     2>"$OUT/producer-$n.log" >/dev/null

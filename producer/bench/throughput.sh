@@ -23,7 +23,7 @@ bin=${CARGO_TARGET_DIR:-$repo/target}/release/wa-producer
 
 topic=bench_simulate_$(date +%s)_$$
 rss=$(mktemp)
-topics() { java -cp "$kafka_cp" org.apache.kafka.tools.TopicCommand --bootstrap-server "$brokers" "$@" >/dev/null; }
+topics() { bash "$repo/tests/stack/stack" topics "$@" >/dev/null; }
 cleanup() { topics --delete --topic "$topic" 2>/dev/null || true; rm -f "$rss"; }
 trap cleanup EXIT
 topics --create --topic "$topic" --partitions 4 --replication-factor 1
