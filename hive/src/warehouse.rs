@@ -10,7 +10,7 @@ use bytes::Bytes;
 use hdfs_native::{Client as HdfsClient, ClientBuilder, WriteOptions};
 use tokio::sync::Notify;
 
-use crate::layout::{validate_file_name, TableLayout};
+use crate::layout::{url_path, validate_file_name, TableLayout};
 use crate::metastore::{Created, MetastoreClient};
 use crate::registrar::{PartitionState, PartitionStateCell};
 use crate::schema::conform;
@@ -158,10 +158,24 @@ impl HiveTables {
     /// Creates the database and all four tables unless they exist. Idempotent.
     /// Returns each object (`database`, then `database.table`) with what was done.
     ///
+    /// The database directory is created on HDFS first (see the body for why).
+    ///
     /// # Errors
-    /// [`HiveError::TableDrift`] when an existing table differs from its DDL; metastore errors.
+    /// [`HiveError::TableDrift`] when an existing table differs from its DDL; metastore errors;
+    /// [`HiveError::Hdfs`] when the database directory cannot be made.
     pub async fn init(&self) -> Result<Vec<(String, Created)>, HiveError> {
         let c = &self.shared.config;
+        // The database directory is made here, before the metastore is asked for the database.
+        // When several processes create a fresh database at once, the metastore deletes the
+        // directory on behalf of each loser *if that loser's call made it*, which can leave the
+        // winner's database without its directory, and every CREATE TABLE in it then fails with
+        // FileNotFoundException. A directory that already exists is never deleted that way.
+        let db_dir = url_path(&c.database_location()).to_string();
+        self.shared
+            .hdfs
+            .mkdirs(&db_dir, 0o755, true)
+            .await
+            .map_err(HiveError::hdfs("mkdirs", &db_dir))?;
         let mut done = vec![(
             c.database.clone(),
             self.shared
