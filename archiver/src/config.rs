@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
+use kafka_properties::KafkaProperties;
 
 use crate::buffer::Codec;
 
@@ -46,10 +47,11 @@ pub struct CommonArgs {
     /// Archive root directory on HDFS (absolute path).
     #[arg(long, env = "WA_ARCHIVE_ROOT", default_value = "/raw/web_analytics")]
     pub archive_root: String,
-    /// librdkafka property passed through as is, `key=value` (repeatable; e.g.
-    /// `-X security.protocol=SASL_SSL`). The env twin takes a comma-separated list.
-    #[arg(short = 'X', value_name = "KEY=VALUE", env = "WA_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property)]
-    pub kafka_properties: Vec<(String, String)>,
+    /// librdkafka properties passed through as is, applied after ours (repeatable; e.g.
+    /// `-X security.protocol=SASL_SSL`). Several in one value, here or in the environment, are
+    /// separated by `;` (`debug=broker,topic;linger.ms=5`).
+    #[arg(short = 'X', value_name = "KEY=VALUE[;…]", env = "WA_KAFKA_PROPERTIES")]
+    pub kafka_properties: Vec<KafkaProperties>,
 }
 
 /// The archiver service.
@@ -111,13 +113,6 @@ pub struct ReplayArgs {
     pub topic: String,
 }
 
-fn parse_property(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,11 +139,19 @@ mod tests {
             "gzip",
         ])
         .unwrap();
+        let pairs: Vec<_> = cli
+            .run
+            .common
+            .kafka_properties
+            .iter()
+            .flat_map(KafkaProperties::pairs)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         assert_eq!(
-            cli.run.common.kafka_properties,
-            vec![
-                ("security.protocol".to_string(), "SASL_SSL".to_string()),
-                ("sasl.mechanism".to_string(), "PLAIN".to_string())
+            pairs,
+            [
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "PLAIN")
             ]
         );
         assert!(Cli::try_parse_from(["wa-archiver", "-X", "novalue"]).is_err());

@@ -72,9 +72,7 @@ pub async fn replay(args: ReplayArgs) -> Result<u64> {
         // No duplicates from librdkafka's own retries, and order kept per partition.
         .set("enable.idempotence", "true")
         .set("linger.ms", "20");
-    for (key, value) in &args.common.kafka_properties {
-        config.set(key, value);
-    }
+    kafka_properties::apply(&mut config, &args.common.kafka_properties);
     let producer: FutureProducer = config.create().context("creating the Kafka producer")?;
 
     let mut published = 0u64;

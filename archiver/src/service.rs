@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
+use kafka_properties::KafkaProperties;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -40,11 +41,7 @@ use crate::sink::Archive;
 const LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The consumer configuration: ours first, then the user's `-X` properties (which win).
-pub fn consumer_config(
-    brokers: &str,
-    group: &str,
-    properties: &[(String, String)],
-) -> ClientConfig {
+pub fn consumer_config(brokers: &str, group: &str, properties: &[KafkaProperties]) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
@@ -58,9 +55,7 @@ pub fn consumer_config(
         // Only records of committed transactions are archived (librdkafka's default, stated).
         .set("isolation.level", "read_committed")
         .set("client.id", "wa-archiver");
-    for (key, value) in properties {
-        config.set(key, value);
-    }
+    kafka_properties::apply(&mut config, properties);
     config
 }
 

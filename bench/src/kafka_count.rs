@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use kafka_properties::KafkaProperties;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -26,7 +27,7 @@ pub struct CountConfig {
     /// Also run [`events::parse`] on every value and count valid and rejected records.
     pub parse: bool,
     /// librdkafka properties applied after ours (e.g. `fetch.max.bytes`).
-    pub properties: Vec<(String, String)>,
+    pub properties: Vec<KafkaProperties>,
 }
 
 /// What [`count`] read.
@@ -92,9 +93,7 @@ pub fn count(config: &CountConfig) -> Result<CountReport> {
         // The same isolation level as our pipeline's readers (librdkafka's default, said
         // explicitly): only committed records of a transactional producer are counted.
         .set("isolation.level", "read_committed");
-    for (key, value) in &config.properties {
-        client.set(key, value);
-    }
+    kafka_properties::apply(&mut client, &config.properties);
     let consumer: BaseConsumer = client.create().context("creating the Kafka consumer")?;
     let timeout = Duration::from_secs(10);
     let metadata = consumer

@@ -6,6 +6,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use kafka_properties::KafkaProperties;
 use wa_bench::kafka_count::{count, CountConfig};
 
 /// Benchmark helpers (not part of the pipeline).
@@ -30,17 +31,10 @@ enum Command {
         /// Also parse and validate every value (`events::parse`).
         #[arg(long)]
         parse: bool,
-        /// librdkafka property `KEY=VALUE` (repeatable), applied after ours.
-        #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
-        properties: Vec<(String, String)>,
+        /// librdkafka properties `KEY=VALUE[;KEY=VALUE…]` (repeatable), applied after ours.
+        #[arg(short = 'X', value_name = "KEY=VALUE[;…]")]
+        properties: Vec<KafkaProperties>,
     },
-}
-
-fn parse_property(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
-    }
 }
 
 fn main() -> Result<()> {

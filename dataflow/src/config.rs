@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kafka_properties::KafkaProperties;
 
 use crate::window::{WindowSpec, WindowSpecError};
 
@@ -71,10 +72,11 @@ pub struct RunArgs {
     /// dataflow resumes from its own checkpoint, never from these).
     #[arg(long, env = "WA_CONSUMER_GROUP", default_value = "wa-dataflow")]
     pub consumer_group: String,
-    /// librdkafka property passed through as is, `key=value` (repeatable; e.g.
-    /// `-X security.protocol=SASL_SSL`). The env twin takes a comma-separated list.
-    #[arg(short = 'X', value_name = "KEY=VALUE", env = "WA_KAFKA_PROPERTIES", value_delimiter = ',', value_parser = parse_property)]
-    pub kafka_properties: Vec<(String, String)>,
+    /// librdkafka properties passed through as is, applied after ours (repeatable; e.g.
+    /// `-X security.protocol=SASL_SSL`). Several in one value, here or in the environment, are
+    /// separated by `;` (`debug=broker,topic;linger.ms=5`).
+    #[arg(short = 'X', value_name = "KEY=VALUE[;…]", env = "WA_KAFKA_PROPERTIES")]
+    pub kafka_properties: Vec<KafkaProperties>,
     /// Where a partition without a checkpoint starts.
     #[arg(
         long,
@@ -213,16 +215,6 @@ impl RunArgs {
             ..hive::HiveConfig::default()
         }
     }
-}
-
-fn parse_property(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))?;
-    if k.trim().is_empty() {
-        return Err(format!("empty property name in {s:?}"));
-    }
-    Ok((k.trim().to_string(), v.to_string()))
 }
 
 /// Parses `500ms`, `10s`, `1m`, `2h`, or a bare number of seconds.

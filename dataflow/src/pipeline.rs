@@ -59,9 +59,7 @@ pub fn kafka_config(args: &RunArgs) -> ClientConfig {
         .set("statistics.interval.ms", "5000")
         .set("fetch.wait.max.ms", "100")
         .set("queued.max.messages.kbytes", "65536");
-    for (k, v) in &args.kafka_properties {
-        c.set(k, v);
-    }
+    kafka_properties::apply(&mut c, &args.kafka_properties);
     c
 }
 

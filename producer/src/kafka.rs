@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use events::WebEvent;
+use kafka_properties::KafkaProperties;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
@@ -29,26 +30,17 @@ pub struct KafkaArgs {
     #[arg(long, env = "WA_TOPIC", default_value = "web_analytics")]
     pub topic: String,
 
-    /// Extra librdkafka producer property `KEY=VALUE` (repeatable), e.g.
+    /// Extra librdkafka producer properties `KEY=VALUE[;KEY=VALUE…]` (repeatable), e.g.
     /// `-X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512`. Applied after our
-    /// settings, so it overrides them. In the environment: `;`-separated.
+    /// settings, so they override them. Several in one value, here or in the environment, are
+    /// separated by `;`.
     #[arg(
         short = 'X',
         long = "kafka-property",
-        env = "WA_KAFKA_PROPERTIES",
-        value_delimiter = ';',
-        value_parser = parse_property
+        value_name = "KEY=VALUE[;…]",
+        env = "WA_KAFKA_PROPERTIES"
     )]
-    pub properties: Vec<(String, String)>,
-}
-
-fn parse_property(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => {
-            Ok((key.trim().to_owned(), value.to_owned()))
-        }
-        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
-    }
+    pub properties: Vec<KafkaProperties>,
 }
 
 /// Counts what librdkafka reports about every enqueued record; failures are also logged.
@@ -146,9 +138,7 @@ impl EventProducer {
             // Same key → same partition as the Java client (murmur2), so any other producer
             // of this topic keeps a session in the same partition.
             .set("partitioner", "murmur2_random");
-        for (key, value) in &args.properties {
-            config.set(key, value);
-        }
+        kafka_properties::apply(&mut config, &args.properties);
         let counter = Arc::new(DeliveryCounter::default());
         let message_timeout = message_timeout(&config)?;
         let producer = config
@@ -291,16 +281,6 @@ fn message_timeout(config: &ClientConfig) -> Result<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn properties_parse_as_key_value() {
-        assert_eq!(
-            parse_property("sasl.jaas.config=a=b c").unwrap(),
-            ("sasl.jaas.config".to_owned(), "a=b c".to_owned())
-        );
-        assert!(parse_property("novalue").is_err());
-        assert!(parse_property("=x").is_err());
-    }
 
     #[test]
     fn message_timeout_is_read_from_either_name_or_defaults() {
