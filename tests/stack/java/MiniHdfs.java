@@ -61,6 +61,9 @@ public final class MiniHdfs {
     conf.setInt("dfs.namenode.heartbeat.recheck-interval", 5000);
     // Re-replicate quickly once a DataNode is back.
     conf.setInt("dfs.namenode.replication.interval", 1);
+    // A re-replication the NameNode scheduled while the target was down is retried only after
+    // this timeout (default 300 s): one archive file kept 1 replica for 180 s in a CI run.
+    conf.setInt("dfs.namenode.reconstruction.pending.timeout-sec", 20);
     conf.setBoolean("dfs.client.block.write.replace-datanode-on-failure.enable", false);
     // A writer killed mid-file (the fault tests do it dozens of times) leaves its block
     // scheduled on the DataNodes until the NameNode forgets the schedule (10 min). A DataNode
