@@ -7,10 +7,13 @@
 //! - `read_offset`: the first offset whose event rows (raw, late, rejected) are *not*
 //!   committed; rows below it never get written again;
 //! - `resume_offset ≤ read_offset`: where reading restarts — the first offset of an on-time
-//!   event of a window still open at `F` (the trap of SPEC §4: such an event may sit below
-//!   offsets whose rows are committed), or `read_offset` when there is none;
-//! - the partition's watermark state just before `resume_offset`, so a replay judges lateness
-//!   exactly as the first reading did.
+//!   event of a window still open at `F` (the trap: such an event may sit below offsets
+//!   whose rows are committed), or `read_offset` when there is none;
+//! - the partition's watermark state just before `resume_offset`, and the idle advances the
+//!   first reading made between `resume_offset` and `read_offset`, so a replay judges lateness
+//!   exactly as the first reading did;
+//! - `replay_from ≤ resume_offset`: where reading restarts so the deduplication state is
+//!   rebuilt ([`crate::dedup`]); records before `resume_offset` only feed that state.
 //!
 //! Entries are per partition, so a checkpoint works for any number of workers. Sources take
 //! *cuts* ([`PartitionCut`]) after committing their rows; the coordinator combines one cut of
@@ -35,6 +38,22 @@ pub struct OpenWindow {
     pub first_offset: i64,
     /// The partition's watermark state just before that event was read.
     pub state: WatermarkState,
+    /// Where a replay resuming at `first_offset` must start reading to rebuild the
+    /// deduplication state ([`crate::dedup::Deduplicator::rebuild_from`]); `None` when
+    /// nothing earlier is needed.
+    #[serde(default)]
+    pub dedup_from: Option<i64>,
+}
+
+/// An advance of a partition's watermark by the idle policy, recorded so that a replay makes
+/// it at the same place in the log: the wall clock it came from cannot be read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleAdvance {
+    /// The partition's next offset when it happened: every record below it was read, none at
+    /// or after it.
+    pub at_offset: i64,
+    /// The idle watermark it reached, UTC epoch ms.
+    pub watermark_ms: i64,
 }
 
 /// One partition at a source's cut: all its rows below `read_offset` are committed.
@@ -49,6 +68,12 @@ pub struct PartitionCut {
     /// Windows with events below `read_offset` that were not yet known to be committed,
     /// ordered by `window_end_ms`.
     pub open: Vec<OpenWindow>,
+    /// Idle advances at offsets from the first open window's `first_offset` on, in offset
+    /// order.
+    pub idle: Vec<IdleAdvance>,
+    /// Where a replay resuming at `read_offset` must start reading to rebuild the
+    /// deduplication state; `None` when nothing earlier is needed.
+    pub dedup_from: Option<i64>,
 }
 
 /// What one source reports after a cut: its partitions, all committed up to the cut.
@@ -66,7 +91,7 @@ pub struct CutReport {
 }
 
 /// Where one partition resumes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionCheckpoint {
     /// First offset whose event rows are not committed.
     pub read_offset: i64,
@@ -74,6 +99,23 @@ pub struct PartitionCheckpoint {
     pub resume_offset: i64,
     /// Watermark state just before `resume_offset`.
     pub resume_state: WatermarkState,
+    /// Offset reading restarts at (≤ `resume_offset`): records from here to
+    /// `resume_offset` only rebuild the deduplication state. Absent in checkpoints written
+    /// before deduplication existed: `resume_offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_from: Option<i64>,
+    /// Idle advances the first reading made in `[resume_offset, read_offset]`, in offset
+    /// order; a replay repeats them at the same offsets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idle: Vec<IdleAdvance>,
+}
+
+impl PartitionCheckpoint {
+    /// Offset reading restarts at: [`PartitionCheckpoint::replay_from`] or `resume_offset`.
+    pub fn start_offset(&self) -> i64 {
+        self.replay_from
+            .map_or(self.resume_offset, |o| o.min(self.resume_offset))
+    }
 }
 
 /// A checkpoint of the whole dataflow (one per topic).
@@ -142,17 +184,21 @@ impl Checkpoint {
                     .iter()
                     .filter(|w| w.window_end_ms > frontier_ms && w.first_offset < cut.read_offset)
                     .min_by_key(|w| w.first_offset);
-                let entry = match resume {
-                    Some(w) => PartitionCheckpoint {
-                        read_offset: cut.read_offset,
-                        resume_offset: w.first_offset,
-                        resume_state: w.state,
-                    },
-                    None => PartitionCheckpoint {
-                        read_offset: cut.read_offset,
-                        resume_offset: cut.read_offset,
-                        resume_state: cut.state,
-                    },
+                let (resume_offset, resume_state, dedup_from) = match resume {
+                    Some(w) => (w.first_offset, w.state, w.dedup_from),
+                    None => (cut.read_offset, cut.state, cut.dedup_from),
+                };
+                let entry = PartitionCheckpoint {
+                    read_offset: cut.read_offset,
+                    resume_offset,
+                    resume_state,
+                    replay_from: dedup_from.filter(|o| *o < resume_offset),
+                    idle: cut
+                        .idle
+                        .iter()
+                        .filter(|a| (resume_offset..=cut.read_offset).contains(&a.at_offset))
+                        .copied()
+                        .collect(),
                 };
                 (cut.partition, entry)
             })
@@ -318,18 +364,36 @@ mod tests {
                     window_end_ms: 60,
                     first_offset: 2,
                     state: state(1),
+                    dedup_from: None,
                 },
                 OpenWindow {
                     window_end_ms: 120,
                     first_offset: 40,
                     state: state(70),
+                    dedup_from: Some(35),
                 },
                 OpenWindow {
                     window_end_ms: 180,
                     first_offset: 30,
                     state: state(65),
+                    dedup_from: Some(12),
                 },
             ],
+            idle: vec![
+                IdleAdvance {
+                    at_offset: 20,
+                    watermark_ms: 60,
+                },
+                IdleAdvance {
+                    at_offset: 55,
+                    watermark_ms: 66,
+                },
+                IdleAdvance {
+                    at_offset: 100,
+                    watermark_ms: 90,
+                },
+            ],
+            dedup_from: Some(95),
         };
         // F = 60: the window ending at 60 is committed; 120 and 180 are open, 180 starts lower.
         let cp = Checkpoint::from_cuts("t", 60, [&cut]);
@@ -338,13 +402,29 @@ mod tests {
             PartitionCheckpoint {
                 read_offset: 100,
                 resume_offset: 30,
-                resume_state: state(65)
+                resume_state: state(65),
+                // Deduplication needs what was read from offset 12 on; the idle advances
+                // from the resume offset on are replayed.
+                replay_from: Some(12),
+                idle: vec![
+                    IdleAdvance {
+                        at_offset: 55,
+                        watermark_ms: 66
+                    },
+                    IdleAdvance {
+                        at_offset: 100,
+                        watermark_ms: 90
+                    }
+                ],
             }
         );
+        assert_eq!(cp.partitions[&3].start_offset(), 12);
         // F = 180: nothing open, resume where the rows end.
         let cp = Checkpoint::from_cuts("t", 180, [&cut]);
         assert_eq!(cp.partitions[&3].resume_offset, 100);
         assert_eq!(cp.partitions[&3].resume_state, state(500));
+        assert_eq!(cp.partitions[&3].start_offset(), 95);
+        assert_eq!(cp.partitions[&3].idle.len(), 1);
     }
 
     #[test]
@@ -352,5 +432,20 @@ mod tests {
         let cp = Checkpoint::from_cuts("web", 7, []);
         let json = serde_json::to_string(&cp).unwrap();
         assert_eq!(serde_json::from_str::<Checkpoint>(&json).unwrap(), cp);
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_written_before_dedup_and_idle_replay_still_load() {
+        let old = r#"{"version":1,"topic":"web","frontier_ms":7,"written_at":"x",
+            "partitions":{"0":{"read_offset":9,"resume_offset":4,
+            "resume_state":{"max_event_time_ms":3,"idle_watermark_ms":null}}}}"#;
+        let cp: Checkpoint = serde_json::from_str(old).unwrap();
+        let p = &cp.partitions[&0];
+        assert_eq!((p.start_offset(), p.replay_from, p.idle.len()), (4, None, 0));
     }
 }

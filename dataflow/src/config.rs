@@ -116,6 +116,18 @@ pub struct RunArgs {
     /// count: the partition's watermark is that maximum minus this.
     #[arg(long, env = "WA_MAX_OUT_OF_ORDERNESS", default_value = "5s", value_parser = parse_duration)]
     pub max_out_of_orderness: Duration,
+    /// How far an event's time may be ahead of its ingestion time (the Kafka record
+    /// timestamp, set by whoever put the record on Kafka) before it is rejected as
+    /// `event_time_in_future`. Such an event would raise its partition's watermark to a time
+    /// that has not come yet and make every later event of the partition late.
+    #[arg(long, env = "WA_MAX_FUTURE_SKEW", default_value = "5m", value_parser = parse_duration)]
+    pub max_future_skew: Duration,
+    /// How far back in event time a copy of an `event_id` is recognised as a duplicate (and
+    /// kept out of every table); `0` turns deduplication off. Costs memory for the ids of this
+    /// much event time per partition, and a restart re-reads up to this much of the topic to
+    /// rebuild them.
+    #[arg(long, env = "WA_DEDUP_HORIZON", default_value = "10m", value_parser = parse_duration)]
+    pub dedup_horizon: Duration,
     /// How long a partition must be caught up with the end of its log before its watermark
     /// follows the wall clock (now − max-out-of-orderness). The default, 30 s, stays above
     /// librdkafka's longest reconnect backoff (`reconnect.backoff.max.ms`, 10 s), so events a

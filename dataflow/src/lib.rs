@@ -12,7 +12,10 @@
 //!   minimum, so the dataflow frontier *is* the watermark.
 //! - [`idle`]: when a partition counts as idle (caught up, and its leader reachable).
 //! - [`window`]: tumbling and hopping event-time window assignment.
-//! - [`source`]: the Kafka source operator (assignment, polling, lateness, row buffering, cuts).
+//! - [`source`]: the Kafka source operator (assignment, polling, cuts, backpressure).
+//! - [`partition`]: one partition's records judged in log order — rejected (malformed or too
+//!   far in the future), duplicate, late or on time — the same on a replay as the first time.
+//! - [`dedup`]: deduplication by `event_id` within a horizon of event time.
 //! - [`rows`]: event rows and the ORC files they become; file names.
 //! - [`sink`]: final window counts → one `page_analytics` file per window.
 //! - [`checkpoint`], [`coordinator`], [`recovery`]: exactly once across restarts.
@@ -23,8 +26,10 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 pub mod coordinator;
+pub mod dedup;
 pub mod idle;
 pub mod launch;
+pub mod partition;
 pub mod pipeline;
 pub mod recovery;
 pub mod rows;

@@ -173,6 +173,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         checkpoint: checkpoint.clone(),
         window,
         max_out_of_orderness_ms: args.max_out_of_orderness.as_millis() as i64,
+        max_future_skew_ms: args.max_future_skew.as_millis() as i64,
+        dedup_horizon_ms: args.dedup_horizon.as_millis() as i64,
         idle_timeout: args.idle_timeout,
         roll_interval: args.roll_interval,
         roll_size_bytes: args.roll_size_bytes,

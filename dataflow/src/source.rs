@@ -14,12 +14,14 @@
 //!   Event rows are buffered per partition ([`crate::rows`]) and committed by the source itself
 //!   at each *cut* (every roll interval or roll size); after the commit the source reports the
 //!   cut ([`CutReport`]) to the checkpoint coordinator.
-//! - **Restart.** A partition with a checkpoint starts at its `resume_offset` with the
-//!   watermark state saved for it; records below `read_offset` feed only the windows (their
-//!   rows are committed already), and windows ending at or before the checkpoint's frontier are
-//!   not produced again.
+//! - **Records.** Each record is judged by its partition ([`crate::partition`]): rejected
+//!   (malformed, or too far in the future), duplicate, late or on time.
+//! - **Restart.** A partition with a checkpoint starts at its `replay_from` with the watermark
+//!   state saved for it; records below `read_offset` feed only the deduplication state and the
+//!   windows (their rows are committed already), and windows ending at or before the
+//!   checkpoint's frontier are not produced again ([`crate::partition`], Replays).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,16 +36,15 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::{Scope, Stream};
 
-use crate::checkpoint::{Checkpoint, CutReport, OpenWindow, PartitionCut};
+use crate::checkpoint::{Checkpoint, CutReport};
 use crate::config::StartPosition;
 use crate::idle::LeaderContact;
-use crate::rows::{LateRow, RejectedRow, RowBuffer, RowFile};
+pub use crate::partition::WindowKey;
+use crate::partition::{PartitionState, Rules, Tally};
+use crate::rows::RowFile;
 use crate::status::{StatsContext, Status};
-use crate::watermark::{source_watermark, Lateness, PartitionWatermark};
+use crate::watermark::source_watermark;
 use crate::window::WindowSpec;
-
-/// `(page_url, event_type, window_start, window_end)`; times UTC epoch ms.
-pub type WindowKey = (String, String, i64, i64);
 
 /// What the source emits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +72,10 @@ pub struct SourceSettings {
     pub window: WindowSpec,
     /// `max_out_of_orderness`, ms.
     pub max_out_of_orderness_ms: i64,
+    /// `--max-future-skew`, ms: events further ahead of their ingestion time are rejected.
+    pub max_future_skew_ms: i64,
+    /// `--dedup-horizon`, ms (0: no deduplication).
+    pub dedup_horizon_ms: i64,
     /// How long a caught-up partition waits before its watermark follows the wall clock.
     pub idle_timeout: Duration,
     /// Longest time between cuts.
@@ -95,17 +100,6 @@ pub fn owner(partition: i32, workers: usize) -> usize {
 /// Timely time of an event time: UTC epoch ms, clamped at 0.
 pub fn to_time(ms: i64) -> u64 {
     ms.max(0) as u64
-}
-
-struct PartitionState {
-    id: i32,
-    watermark: PartitionWatermark,
-    next_offset: i64,
-    /// Rows below this offset are committed (the checkpoint's `read_offset`).
-    replay_until: i64,
-    caught_up_since: Option<Instant>,
-    open: BTreeMap<i64, OpenWindow>,
-    rows: RowBuffer,
 }
 
 struct PendingCut {
@@ -161,8 +155,8 @@ struct Reader {
     partitions: Vec<PartitionState>,
     index: HashMap<i32, usize>,
     capability: Option<Capability<u64>>,
-    /// Windows ending at or before this were committed before the restart (checkpoint `F`).
-    skip_windows_until: i64,
+    /// How records are judged.
+    rules: Rules,
     round: u64,
     last_cut: Instant,
     pending: VecDeque<PendingCut>,
@@ -183,7 +177,14 @@ impl Reader {
         let owned: Vec<i32> = (0..s.partitions_total as i32)
             .filter(|p| owner(*p, workers) == worker)
             .collect();
-        let skip_windows_until = s.checkpoint.as_ref().map_or(i64::MIN, |c| c.frontier_ms);
+        let rules = Rules {
+            window: s.window.clone(),
+            max_out_of_orderness_ms: s.max_out_of_orderness_ms,
+            max_future_skew_ms: s.max_future_skew_ms,
+            dedup_horizon_ms: s.dedup_horizon_ms,
+            skip_windows_until: s.checkpoint.as_ref().map_or(i64::MIN, |c| c.frontier_ms),
+            stop_at_ms: s.stop_at_ms,
+        };
         let mut reader = Reader {
             worker,
             consumer: None,
@@ -191,7 +192,7 @@ impl Reader {
             partitions: Vec::new(),
             index: HashMap::new(),
             capability: None,
-            skip_windows_until,
+            rules,
             round: 0,
             last_cut: Instant::now(),
             pending: VecDeque::new(),
@@ -225,16 +226,9 @@ impl Reader {
                 .s
                 .checkpoint
                 .as_ref()
-                .and_then(|c| c.partitions.get(&p).copied());
-            let (start, replay_until, watermark) = match restored {
-                Some(c) => (
-                    c.resume_offset,
-                    c.read_offset,
-                    PartitionWatermark::from_state(
-                        reader.s.max_out_of_orderness_ms,
-                        c.resume_state,
-                    ),
-                ),
+                .and_then(|c| c.partitions.get(&p).cloned());
+            let state = match restored {
+                Some(c) => PartitionState::restored(p, topic.clone(), &c, &reader.rules),
                 None => {
                     let (low, high) = consumer
                         .fetch_watermarks(&topic, p, Duration::from_secs(30))
@@ -243,13 +237,10 @@ impl Reader {
                         StartPosition::Earliest => low,
                         StartPosition::Latest => high,
                     };
-                    (
-                        start,
-                        start,
-                        PartitionWatermark::new(reader.s.max_out_of_orderness_ms),
-                    )
+                    PartitionState::fresh(p, topic.clone(), start, &reader.rules)
                 }
             };
+            let (start, replay_until) = (state.next_offset, state.replay_until);
             tracing::info!(
                 worker,
                 partition = p,
@@ -261,15 +252,7 @@ impl Reader {
                 .context("building the assignment")?;
             bounds.push((p, replay_until));
             reader.index.insert(p, reader.partitions.len());
-            reader.partitions.push(PartitionState {
-                id: p,
-                watermark,
-                next_offset: start,
-                replay_until,
-                caught_up_since: None,
-                open: BTreeMap::new(),
-                rows: RowBuffer::new(topic.clone(), p),
-            });
+            reader.partitions.push(state);
         }
         // Row files at or after a partition's committed offset come from a run that died
         // before its checkpoint: they are about to be written again.
@@ -419,8 +402,7 @@ impl Reader {
             return 0;
         };
         let mut read = 0;
-        let (mut fresh, mut valid, mut late) = (0u64, 0u64, 0u64);
-        let mut rejected: HashMap<&'static str, u64> = HashMap::new();
+        let mut tally = Tally::default();
         let seen_at = chrono::Utc::now().timestamp_millis();
         while read < MAX_PER_ACTIVATION {
             let message = match consumer.poll(Duration::ZERO) {
@@ -458,74 +440,26 @@ impl Reader {
                     "offsets skipped (log compaction or retention removed them)"
                 );
             }
-            part.next_offset = offset + 1;
-            part.caught_up_since = None;
-            let first_reading = offset >= part.replay_until;
-            if first_reading {
-                fresh += 1;
-            }
-            let value = message.payload().unwrap_or_default();
-            match events::parse(value) {
-                Ok(event) => {
-                    let before = part.watermark.state();
-                    match part.watermark.observe(event.event_time_ms) {
-                        Lateness::OnTime => {
-                            for w in self.s.window.windows_of(event.event_time_ms) {
-                                if w.end_ms <= self.skip_windows_until {
-                                    continue; // committed before the restart
-                                }
-                                part.open.entry(w.end_ms).or_insert(OpenWindow {
-                                    window_end_ms: w.end_ms,
-                                    first_offset: offset,
-                                    state: before,
-                                });
-                                if self.s.stop_at_ms.is_some_and(|t| w.end_ms > t) {
-                                    continue; // left for the run after the stop
-                                }
-                                *self
-                                    .counts
-                                    .entry((
-                                        event.page_url.clone(),
-                                        event.event_type.clone(),
-                                        w.start_ms,
-                                        w.end_ms,
-                                    ))
-                                    .or_insert(0) += 1;
-                            }
-                        }
-                        Lateness::Late { watermark_ms } => {
-                            if first_reading {
-                                late += 1;
-                                part.rows.push_late(
-                                    LateRow {
-                                        event: event.clone(),
-                                        watermark_ms,
-                                        offset,
-                                    },
-                                    value.len(),
-                                );
-                            }
-                        }
-                    }
-                    if first_reading {
-                        valid += 1;
-                        part.rows.push_raw(offset, event, value.len());
-                    }
-                }
-                Err(rejection) => {
-                    if first_reading {
-                        *rejected.entry(rejection.reason.as_str()).or_insert(0) += 1;
-                        part.rows.push_rejected(RejectedRow {
-                            raw_value: value.to_vec(),
-                            rejection,
-                            offset,
-                            kafka_timestamp_ms: message.timestamp().to_millis().filter(|t| *t >= 0),
-                            seen_at_ms: seen_at,
-                        });
-                    }
-                }
-            }
+            // The record timestamp is the ingestion time: set by whoever put the record on
+            // Kafka (or the broker, for LogAppendTime topics).
+            let ingest_time_ms = message.timestamp().to_millis().filter(|t| *t >= 0);
+            part.read(
+                offset,
+                message.payload().unwrap_or_default(),
+                ingest_time_ms,
+                seen_at,
+                &self.rules,
+                &mut self.counts,
+                &mut tally,
+            );
         }
+        let Tally {
+            fresh,
+            valid,
+            late,
+            duplicates,
+            rejected,
+        } = tally;
         if fresh > 0 {
             metrics::counter!("wa_dataflow_events_in_total").increment(fresh);
             metrics::counter!("wa_dataflow_events_valid_total").increment(valid);
@@ -535,6 +469,9 @@ impl Reader {
             metrics::counter!("wa_dataflow_late_total", "reason" => "behind_watermark")
                 .increment(late);
             self.s.status.late.fetch_add(late, Ordering::Relaxed);
+        }
+        if duplicates > 0 {
+            metrics::counter!("wa_dataflow_duplicates_total").increment(duplicates);
         }
         for (reason, n) in rejected {
             metrics::counter!("wa_dataflow_rejected_total", "reason" => reason).increment(n);
@@ -552,7 +489,7 @@ impl Reader {
             if p.caught_up_since
                 .is_some_and(|since| self.contact.idle(since, now, self.s.idle_timeout))
             {
-                p.watermark.advance_idle(now_ms);
+                p.advance_idle(now_ms);
             }
         }
     }
@@ -584,9 +521,7 @@ impl Reader {
     }
 
     fn replaying(&self) -> bool {
-        self.partitions
-            .iter()
-            .any(|p| p.next_offset < p.replay_until)
+        self.partitions.iter().any(PartitionState::replaying)
     }
 
     /// Starts a cut when the roll interval or size says so, or the stop watermark is reached.
@@ -615,12 +550,9 @@ impl Reader {
         let mut cuts = Vec::new();
         for p in &mut self.partitions {
             files.extend(p.rows.take_files());
-            cuts.push(PartitionCut {
-                partition: p.id,
-                read_offset: p.next_offset,
-                state: p.watermark.state(),
-                open: p.open.values().copied().collect(),
-            });
+            cuts.push(p.cut());
+            metrics::gauge!("wa_dataflow_dedup_ids", "partition" => p.id.to_string())
+                .set(p.dedup_len() as f64);
         }
         let report = CutReport {
             round: self.round,

@@ -119,8 +119,13 @@ impl PartitionWatermark {
     /// The idle policy: the partition has been caught up for `idle_timeout`, so its watermark
     /// follows the wall clock, `now_ms − max_out_of_orderness` (UTC epoch ms). Never lowers it.
     pub fn advance_idle(&mut self, now_ms: i64) {
-        let candidate = now_ms.saturating_sub(self.max_out_of_orderness_ms);
-        self.idle_watermark_ms = self.idle_watermark_ms.max(Some(candidate));
+        self.advance_idle_to(now_ms.saturating_sub(self.max_out_of_orderness_ms));
+    }
+
+    /// Repeats an idle advance a first reading made, to the idle watermark `watermark_ms` (UTC
+    /// epoch ms) it recorded. Never lowers it.
+    pub fn advance_idle_to(&mut self, watermark_ms: i64) {
+        self.idle_watermark_ms = self.idle_watermark_ms.max(Some(watermark_ms));
     }
 }
 

@@ -63,6 +63,38 @@ pub struct WebEvent {
     pub event_time_ms: i64,
 }
 
+/// Rejects an event whose time lies more than `max_future_skew_ms` ahead of the time the
+/// record entered the system, `ingest_time_ms` (UTC epoch ms; the Kafka record timestamp, which
+/// whoever puts a record on Kafka sets to its ingestion time). Such an event would otherwise
+/// raise its partition's watermark to a time that has not come yet and make every later event
+/// of the partition late. The judgement depends on the record alone, so a replay, and any
+/// number of workers, decide the same. `ingest_time_ms == None` (a record without a
+/// timestamp) cannot be judged and passes.
+///
+/// # Errors
+/// [`RejectReason::EventTimeInFuture`] (field `event_time`) when
+/// `event_time_ms > ingest_time_ms + max_future_skew_ms`.
+pub fn check_future_skew(
+    event: &WebEvent,
+    ingest_time_ms: Option<i64>,
+    max_future_skew_ms: i64,
+) -> Result<(), Rejection> {
+    let Some(ingest) = ingest_time_ms else {
+        return Ok(());
+    };
+    let ahead = event.event_time_ms.saturating_sub(ingest);
+    if ahead > max_future_skew_ms {
+        return Err(Rejection::for_field(
+            RejectReason::EventTimeInFuture,
+            "event_time",
+            format!(
+                "{ahead} ms ahead of its ingestion time (epoch ms {ingest}); at most {max_future_skew_ms} ms allowed"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Values [`parse_filling`] uses for `event_id` and `event_time` when a record lacks them
 /// (absent or `null`), as the HTTP collector does for browser beacons.
 #[derive(Debug, Clone, PartialEq, Eq)]

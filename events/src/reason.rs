@@ -33,11 +33,16 @@ pub enum RejectReason {
     /// `invalid_event_time`: `event_time` is neither RFC 3339 nor an integer of epoch
     /// milliseconds, or lies outside [`crate::MIN_EVENT_TIME_MS`]`..=`[`crate::MAX_EVENT_TIME_MS`].
     InvalidEventTime,
+    /// `event_time_in_future`: `event_time` lies more than the allowed skew ahead of the
+    /// record's ingestion time (its Kafka record timestamp): a client clock that is wrong, or a
+    /// forged time. Judged by [`crate::check_future_skew`], not by [`crate::parse`], because it
+    /// needs the record's ingestion time.
+    EventTimeInFuture,
 }
 
 impl RejectReason {
     /// Every reason, in declaration order (e.g. to register metric series up front).
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::Oversize,
         RejectReason::InvalidUtf8,
         RejectReason::NotJson,
@@ -49,6 +54,7 @@ impl RejectReason {
         RejectReason::PageUrlTooLong,
         RejectReason::InvalidCountry,
         RejectReason::InvalidEventTime,
+        RejectReason::EventTimeInFuture,
     ];
 
     /// The stable snake_case name, e.g. `"missing_field"`.
@@ -65,6 +71,7 @@ impl RejectReason {
             RejectReason::PageUrlTooLong => "page_url_too_long",
             RejectReason::InvalidCountry => "invalid_country",
             RejectReason::InvalidEventTime => "invalid_event_time",
+            RejectReason::EventTimeInFuture => "event_time_in_future",
         }
     }
 }

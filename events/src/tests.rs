@@ -473,6 +473,7 @@ fn reason_names_are_stable_snake_case() {
             "page_url_too_long",
             "invalid_country",
             "invalid_event_time",
+            "event_time_in_future",
         ]
     );
 }
@@ -506,4 +507,20 @@ fn filling_supplies_only_missing_id_and_time() {
         parse_filling(text.as_bytes(), &fill).unwrap_err().reason,
         RejectReason::MissingField
     );
+}
+
+#[test]
+fn events_too_far_ahead_of_their_ingestion_time_are_rejected() {
+    let event = parse(VALID.as_bytes()).unwrap();
+    let t = event.event_time_ms;
+    // At the bound: accepted; one millisecond past it: rejected, with the field named.
+    assert!(check_future_skew(&event, Some(t - 300_000), 300_000).is_ok());
+    let rejection = check_future_skew(&event, Some(t - 300_001), 300_000).unwrap_err();
+    assert_eq!(rejection.reason, RejectReason::EventTimeInFuture);
+    assert_eq!(rejection.field, Some("event_time"));
+    // Behind its ingestion time (the normal case), or no timestamp to judge by: accepted.
+    assert!(check_future_skew(&event, Some(t + 86_400_000), 0).is_ok());
+    assert!(check_future_skew(&event, None, 0).is_ok());
+    // Far-future times cannot overflow the arithmetic.
+    assert!(check_future_skew(&event, Some(i64::MIN), 300_000).is_err());
 }

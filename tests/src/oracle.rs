@@ -10,8 +10,16 @@
 //!   (the producer is idempotent, so retries never reorder), offsets count from 0 on a fresh
 //!   topic. [`Layout::check_against`] confirms the prediction with what Kafka really holds.
 //! - **Valid or rejected.** A record is an event when `events::parse` accepts its value (the
-//!   shared event model is the definition of validity); otherwise it is a
-//!   `rejected_web_events` row with the reason code.
+//!   shared event model is the definition of validity) and its event time is at most
+//!   `max_future_skew` ahead of the record timestamp (the ingestion time); otherwise it is a
+//!   `rejected_web_events` row with the reason code (`event_time_in_future` for the second
+//!   rule). Records of a simulator log carry no predicted timestamp ([`Layout::push_event`]):
+//!   the simulator stamps each record with its send time, never behind the event's own time,
+//!   so the second rule cannot reject them.
+//! - **Duplicates.** Per partition, in offset order: an event is a duplicate when an earlier
+//!   event of the partition had the same `event_id` and an event time no more than
+//!   `dedup_horizon` behind `max_event_time` (below); a duplicate is in no table and changes
+//!   nothing.
 //! - **Late or on time.** Per partition, in offset order: `max_event_time` is the largest
 //!   event time of the on-time events read so far, and the watermark is `max_event_time −
 //!   max_out_of_orderness` (none before the first event). An event is late when its time is
@@ -153,7 +161,8 @@ impl Layout {
     }
 
     /// One event as `wa-producer` sends it: key = `session_id`, partition by murmur2 of the
-    /// key, record timestamp = event time.
+    /// key. The record timestamp (its ingestion time, the simulator's send time) is not
+    /// predicted: `None`, and [`Layout::check_against`] does not compare it.
     ///
     /// # Errors
     /// When `line` is not a valid event (the producer only sends valid ones).
@@ -163,7 +172,10 @@ impl Layout {
         })?;
         let key = event.session_id.as_bytes();
         let partition = kafka_partition(key, self.partitions());
-        Ok(self.push(partition, Some(key), line, event.event_time_ms))
+        self.push(partition, Some(key), line, 0);
+        let last = self.records.len() - 1;
+        self.records[last].timestamp_ms = None;
+        Ok(&self.records[last])
     }
 
     /// Every line of a `wa-producer simulate --log` file (NDJSON, one event per line, in the
@@ -195,7 +207,7 @@ impl Layout {
         for (p, a) in predicted.iter().zip(&actual) {
             if (p.partition, p.offset) != (a.partition, a.offset)
                 || p.value != a.value
-                || p.timestamp_ms != a.timestamp_ms
+                || (p.timestamp_ms.is_some() && p.timestamp_ms != a.timestamp_ms)
             {
                 bail!(
                     "topic {} differs from the predicted layout at partition {} offset {}:\n  \
@@ -233,16 +245,21 @@ pub struct OracleConfig {
     pub window_slide_ms: i64,
     /// `--max-out-of-orderness`.
     pub max_out_of_orderness_ms: i64,
+    /// `--max-future-skew` (the dataflow's default: 5 minutes).
+    pub max_future_skew_ms: i64,
+    /// `--dedup-horizon` (the dataflow's default: 10 minutes; 0: no deduplication).
+    pub dedup_horizon_ms: i64,
 }
+
+/// The dataflow's `--max-future-skew` default, ms.
+pub const DEFAULT_MAX_FUTURE_SKEW_MS: i64 = 5 * 60_000;
+/// The dataflow's `--dedup-horizon` default, ms.
+pub const DEFAULT_DEDUP_HORIZON_MS: i64 = 10 * 60_000;
 
 impl OracleConfig {
     /// Tumbling windows of `size_ms`.
     pub fn tumbling(size_ms: i64, max_out_of_orderness_ms: i64) -> OracleConfig {
-        OracleConfig {
-            window_size_ms: size_ms,
-            window_slide_ms: size_ms,
-            max_out_of_orderness_ms,
-        }
+        OracleConfig::hopping(size_ms, size_ms, max_out_of_orderness_ms)
     }
 
     /// Hopping windows of `size_ms`, one starting every `slide_ms`.
@@ -251,6 +268,16 @@ impl OracleConfig {
             window_size_ms: size_ms,
             window_slide_ms: slide_ms,
             max_out_of_orderness_ms,
+            max_future_skew_ms: DEFAULT_MAX_FUTURE_SKEW_MS,
+            dedup_horizon_ms: DEFAULT_DEDUP_HORIZON_MS,
+        }
+    }
+
+    /// The same with `--dedup-horizon` `horizon_ms` (0: off).
+    pub fn with_dedup_horizon(self, horizon_ms: i64) -> OracleConfig {
+        OracleConfig {
+            dedup_horizon_ms: horizon_ms,
+            ..self
         }
     }
 
@@ -295,8 +322,23 @@ impl Expected {
             records.sort_by_key(|r| r.offset);
             // Largest event time of the on-time events read so far in this partition.
             let mut max_on_time: Option<i64> = None;
+            // Per event_id, the largest event time of its events read so far.
+            let mut seen: std::collections::HashMap<String, i64> = Default::default();
             for record in records.iter() {
-                let event = match events::parse(&record.value) {
+                let parsed = events::parse(&record.value).and_then(|event| {
+                    let ingest = record.timestamp_ms;
+                    match ingest {
+                        Some(ts) if event.event_time_ms - ts > config.max_future_skew_ms => {
+                            Err(events::Rejection {
+                                reason: events::RejectReason::EventTimeInFuture,
+                                field: Some("event_time"),
+                                detail: String::new(),
+                            })
+                        }
+                        _ => Ok(event),
+                    }
+                });
+                let event = match parsed {
                     Ok(event) => event,
                     Err(rejection) => {
                         let ts = record.timestamp_ms;
@@ -314,6 +356,15 @@ impl Expected {
                     }
                 };
                 let t = event.event_time_ms;
+                if config.dedup_horizon_ms > 0 {
+                    let bound = max_on_time.map_or(i64::MIN, |m| m - config.dedup_horizon_ms);
+                    let earlier = seen.get(&event.event_id).copied();
+                    let latest = earlier.map_or(t, |e| e.max(t));
+                    seen.insert(event.event_id.clone(), latest);
+                    if earlier.is_some_and(|e| e >= bound) {
+                        continue;
+                    }
+                }
                 max_event_time_ms = max_event_time_ms.max(Some(t));
                 tables.raw.push(RawRow {
                     event_id: event.event_id.clone(),
