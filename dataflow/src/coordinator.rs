@@ -3,13 +3,14 @@
 //! Every source reports its cuts; the coordinator keeps the latest cut of each partition (a
 //! later cut of a partition supersedes an earlier one, and each is self-consistent, so cuts
 //! taken at different moments combine). Once it holds a cut of every partition, and whenever a
-//! new cut arrives, it takes the committed frontier `F` — the frontier of the window sink's
-//! output, at or past the end of every committed window — and writes
-//! [`Checkpoint::from_cuts`] atomically. `F` never falls below the previous checkpoint's, and
-//! sources only forget windows below that, so every cut still knows the windows open at `F`.
-//! Then it
-//! downgrades its own output capability to `F`. Sources probe that output, so they learn which
-//! windows no longer need remembering, and the probe never runs ahead of a written checkpoint.
+//! new cut arrives, it writes [`Checkpoint::from_cuts`] atomically at the frontier `F` of
+//! [`checkpoint_frontier`]: the committed frontier `G` (the frontier of the window sink's
+//! output, at or past the end of every committed window), capped by the stop watermark and by
+//! the lowest watermark of the cuts ([`cuts_watermark`]), and never below the previous
+//! checkpoint's. Sources only forget windows below that, so every cut still knows the windows
+//! open at `F`. Then it downgrades its own output capability to `F`. Sources probe that
+//! output, so they learn which windows no longer need remembering, and the probe never runs
+//! ahead of a written checkpoint.
 //!
 //! After each checkpoint it also reports the read offsets to the Kafka consumer group (lag
 //! monitoring only) and writes `_SUCCESS` into the `dt` partitions the frontier has passed
@@ -30,6 +31,7 @@ use timely::dataflow::{Scope, Stream};
 use crate::checkpoint::{Checkpoint, CheckpointStore, CutReport, PartitionCut};
 use crate::source::to_time;
 use crate::status::{format_ms, Status};
+use crate::watermark::PartitionWatermark;
 use crate::window::WindowSpec;
 
 const DAY_MS: i64 = 86_400_000;
@@ -45,6 +47,8 @@ pub struct CoordinatorSettings {
     pub restored: Option<Arc<Checkpoint>>,
     /// Stop watermark (UTC epoch ms): checkpoints never claim more.
     pub stop_at_ms: Option<i64>,
+    /// `--max-out-of-orderness`, ms: turns the cuts' watermark states into watermarks.
+    pub max_out_of_orderness_ms: i64,
     /// Consumer settings for reporting offsets to the group.
     pub kafka: ClientConfig,
     /// Window assignment (for `page_analytics` day completeness).
@@ -62,6 +66,43 @@ struct Writing {
     task: tokio::task::JoinHandle<Result<(), crate::checkpoint::CheckpointError>>,
     attempts: u32,
     retry_at: Option<Instant>,
+}
+
+/// The lowest watermark (UTC epoch ms) of `cuts`, the latest cut of every partition; a
+/// partition without a watermark yet counts as `i64::MIN`, and so do no cuts at all.
+pub fn cuts_watermark<'a>(
+    max_out_of_orderness_ms: i64,
+    cuts: impl IntoIterator<Item = &'a PartitionCut>,
+) -> i64 {
+    cuts.into_iter()
+        .map(|cut| {
+            PartitionWatermark::from_state(max_out_of_orderness_ms, cut.state)
+                .watermark_ms()
+                .unwrap_or(i64::MIN)
+        })
+        .min()
+        .unwrap_or(i64::MIN)
+}
+
+/// The frontier of the next checkpoint: `max(previous, min(committed, stop, cuts_watermark))`.
+///
+/// `committed` (`G`) bounds it because windows ending at or before `F` are never produced
+/// again; `stop` because a run that stops there does not write the windows after it; and the
+/// cuts' watermark because after a restart every record at or after a partition's
+/// `read_offset` is judged again from the watermark at the cut: only with `F` at or below it
+/// is every window ending at or before `F` made of records below `read_offset`, whose
+/// judgement the replay repeats exactly (`docs/dataflow-design.md`, Cuts). The previous
+/// frontier was vouched for by an earlier checkpoint with no larger read offsets.
+pub fn checkpoint_frontier(
+    previous: i64,
+    committed: i64,
+    stop_at: Option<i64>,
+    cuts_watermark: i64,
+) -> i64 {
+    committed
+        .min(stop_at.unwrap_or(i64::MAX))
+        .min(cuts_watermark)
+        .max(previous)
 }
 
 /// Builds the coordinator; its output (no data) has the last checkpoint's frontier.
@@ -161,9 +202,12 @@ pub fn coordinator<'scope>(
                     .frontier()
                     .first()
                     .map_or(i64::MAX, |t| i64::try_from(*t).unwrap_or(i64::MAX));
-                let frontier = committed_ms
-                    .min(s.stop_at_ms.unwrap_or(i64::MAX))
-                    .max(last_frontier);
+                let frontier = checkpoint_frontier(
+                    last_frontier,
+                    committed_ms,
+                    s.stop_at_ms,
+                    cuts_watermark(s.max_out_of_orderness_ms, latest.values()),
+                );
                 if writing.is_none()
                     && latest.len() >= partitions_total
                     && (fresh_cuts || frontier > last_frontier)
@@ -246,4 +290,55 @@ fn after_checkpoint(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::PartitionCut;
+    use crate::watermark::WatermarkState;
+
+    fn cut(partition: i32, max_event_time_ms: Option<i64>, idle: Option<i64>) -> PartitionCut {
+        PartitionCut {
+            partition,
+            read_offset: 10,
+            state: WatermarkState {
+                max_event_time_ms,
+                idle_watermark_ms: idle,
+            },
+            open: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_cuts_watermark_is_the_lowest_partition_watermark() {
+        // Lateness 1 000: watermarks 9 000, 4 000 and (idle) 7 000.
+        let cuts = [
+            cut(0, Some(10_000), None),
+            cut(1, Some(5_000), None),
+            cut(2, Some(2_000), Some(7_000)),
+        ];
+        assert_eq!(cuts_watermark(1_000, &cuts), 4_000);
+        // A partition without a watermark holds everything back, and so do no cuts.
+        let with_empty = [cut(0, Some(10_000), None), cut(1, None, None)];
+        assert_eq!(cuts_watermark(1_000, &with_empty), i64::MIN);
+        assert_eq!(cuts_watermark(1_000, &[]), i64::MIN);
+    }
+
+    #[test]
+    fn the_frontier_is_capped_by_the_committed_frontier_the_stop_and_the_cuts() {
+        // The committed frontier, the stop and the cuts' watermark: the lowest wins.
+        assert_eq!(checkpoint_frontier(0, 300, None, 500), 300);
+        assert_eq!(checkpoint_frontier(0, 300, Some(200), 500), 200);
+        // The cap: windows committed past the cuts' watermark are not vouched for yet.
+        assert_eq!(checkpoint_frontier(0, 300, Some(400), 250), 250);
+        // Sources that finished: the committed frontier is empty (i64::MAX).
+        assert_eq!(checkpoint_frontier(0, i64::MAX, Some(400), 900), 400);
+        assert_eq!(checkpoint_frontier(0, i64::MAX, None, 900), 900);
+        // Never below the previous checkpoint's frontier (after a restart the first cuts may
+        // lag it, and a partition without a watermark counts as the minimum).
+        assert_eq!(checkpoint_frontier(350, 300, None, 500), 350);
+        assert_eq!(checkpoint_frontier(350, 900, None, i64::MIN), 350);
+        assert_eq!(checkpoint_frontier(i64::MIN, 900, None, i64::MIN), i64::MIN);
+    }
 }

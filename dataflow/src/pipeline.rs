@@ -195,6 +195,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         store,
         restored: checkpoint,
         stop_at_ms,
+        max_out_of_orderness_ms: args.max_out_of_orderness.as_millis() as i64,
         kafka,
         window,
         tables: tables.clone(),
