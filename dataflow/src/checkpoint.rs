@@ -446,6 +446,9 @@ mod format_tests {
             "resume_state":{"max_event_time_ms":3,"idle_watermark_ms":null}}}}"#;
         let cp: Checkpoint = serde_json::from_str(old).unwrap();
         let p = &cp.partitions[&0];
-        assert_eq!((p.start_offset(), p.replay_from, p.idle.len()), (4, None, 0));
+        assert_eq!(
+            (p.start_offset(), p.replay_from, p.idle.len()),
+            (4, None, 0)
+        );
     }
 }

@@ -307,6 +307,8 @@ mod tests {
                 idle_watermark_ms: idle,
             },
             open: Vec::new(),
+            idle: Vec::new(),
+            dedup_from: None,
         }
     }
 

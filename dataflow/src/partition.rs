@@ -69,6 +69,19 @@ pub struct Tally {
     pub rejected: HashMap<&'static str, u64>,
 }
 
+/// One Kafka record, as [`PartitionState::read`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Its offset.
+    pub offset: i64,
+    /// Its value (empty for a null value).
+    pub value: &'a [u8],
+    /// Its Kafka record timestamp — the ingestion time — UTC epoch ms, when it has one.
+    pub ingest_time_ms: Option<i64>,
+    /// The wall clock of the activation that read it, UTC epoch ms (for rejected rows).
+    pub seen_at_ms: i64,
+}
+
 /// One Kafka partition being read.
 pub struct PartitionState {
     /// Kafka partition.
@@ -116,7 +129,10 @@ impl PartitionState {
     /// [`PartitionCheckpoint::start_offset`].
     pub fn restored(id: i32, topic: Arc<str>, c: &PartitionCheckpoint, rules: &Rules) -> Self {
         PartitionState {
-            watermark: PartitionWatermark::from_state(rules.max_out_of_orderness_ms, c.resume_state),
+            watermark: PartitionWatermark::from_state(
+                rules.max_out_of_orderness_ms,
+                c.resume_state,
+            ),
             next_offset: c.start_offset(),
             replay_until: c.read_offset,
             windows_from: c.resume_offset,
@@ -137,14 +153,17 @@ impl PartitionState {
     /// wall clock of this activation (for rejected rows).
     pub fn read(
         &mut self,
-        offset: i64,
-        value: &[u8],
-        ingest_time_ms: Option<i64>,
-        seen_at_ms: i64,
+        record: Record<'_>,
         rules: &Rules,
         counts: &mut HashMap<WindowKey, i64>,
         tally: &mut Tally,
     ) {
+        let Record {
+            offset,
+            value,
+            ingest_time_ms,
+            seen_at_ms,
+        } = record;
         self.next_offset = offset + 1;
         self.caught_up_since = None;
         let first_reading = offset >= self.replay_until;
@@ -177,7 +196,11 @@ impl PartitionState {
                 .remember(&event.event_id, event.event_time_ms, offset);
             return;
         }
-        while self.replay_idle.front().is_some_and(|a| a.at_offset <= offset) {
+        while self
+            .replay_idle
+            .front()
+            .is_some_and(|a| a.at_offset <= offset)
+        {
             if let Some(a) = self.replay_idle.pop_front() {
                 self.watermark.advance_idle_to(a.watermark_ms);
             }

@@ -40,7 +40,7 @@ use crate::checkpoint::{Checkpoint, CutReport};
 use crate::config::StartPosition;
 use crate::idle::LeaderContact;
 pub use crate::partition::WindowKey;
-use crate::partition::{PartitionState, Rules, Tally};
+use crate::partition::{PartitionState, Record, Rules, Tally};
 use crate::rows::RowFile;
 use crate::status::{StatsContext, Status};
 use crate::watermark::source_watermark;
@@ -178,7 +178,7 @@ impl Reader {
             .filter(|p| owner(*p, workers) == worker)
             .collect();
         let rules = Rules {
-            window: s.window.clone(),
+            window: s.window,
             max_out_of_orderness_ms: s.max_out_of_orderness_ms,
             max_future_skew_ms: s.max_future_skew_ms,
             dedup_horizon_ms: s.dedup_horizon_ms,
@@ -444,10 +444,12 @@ impl Reader {
             // Kafka (or the broker, for LogAppendTime topics).
             let ingest_time_ms = message.timestamp().to_millis().filter(|t| *t >= 0);
             part.read(
-                offset,
-                message.payload().unwrap_or_default(),
-                ingest_time_ms,
-                seen_at,
+                Record {
+                    offset,
+                    value: message.payload().unwrap_or_default(),
+                    ingest_time_ms,
+                    seen_at_ms: seen_at,
+                },
                 &self.rules,
                 &mut self.counts,
                 &mut tally,
