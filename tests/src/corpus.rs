@@ -458,10 +458,12 @@ mod tests {
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
         let reasons: std::collections::BTreeSet<&str> = records.iter().map(|r| r.reason).collect();
-        assert_eq!(
-            reasons.len(),
-            events::RejectReason::ALL.len(),
-            "every reason is exercised"
-        );
+        // `event_time_in_future` needs the record's ingestion time, not only its value: the
+        // real_traffic tests exercise it.
+        let by_value = events::RejectReason::ALL
+            .iter()
+            .filter(|r| **r != events::RejectReason::EventTimeInFuture)
+            .count();
+        assert_eq!(reasons.len(), by_value, "every reason is exercised");
     }
 }
