@@ -13,8 +13,8 @@
 //! ahead of a written checkpoint.
 //!
 //! After each checkpoint it also reports the read offsets to the Kafka consumer group (lag
-//! monitoring only) and writes `_SUCCESS` into the `dt` partitions the frontier has passed
-//! the end of (for `page_analytics`, when the day's last window has closed).
+//! monitoring only) and has the [`DayMarker`] write `_SUCCESS` into every `dt` partition the
+//! checkpoint proves complete (and, at start-up, those the restored checkpoint proves).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -29,12 +29,11 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::{Scope, Stream};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, CutReport, PartitionCut};
+use crate::days::DayMarker;
 use crate::source::to_time;
 use crate::status::{format_ms, Status};
 use crate::watermark::PartitionWatermark;
 use crate::window::WindowSpec;
-
-const DAY_MS: i64 = 86_400_000;
 
 /// Settings of the coordinator.
 #[derive(Clone)]
@@ -122,8 +121,13 @@ pub fn coordinator<'scope>(
             let activator = scope.activator_for(info.address.clone());
             let s = settings;
             let mut last_frontier = s.restored.as_ref().map_or(i64::MIN, |c| c.frontier_ms);
-            // `_SUCCESS` is written for days passed after a real previous frontier only.
-            let mut marked_until = s.restored.as_ref().map(|c| c.frontier_ms);
+            let mut days = is_leader
+                .then(|| DayMarker::new(s.tables.clone(), s.window, s.runtime.clone()));
+            if let (Some(days), Some(restored)) = (days.as_mut(), &s.restored) {
+                // Days the restored checkpoint proves complete: their markers may be missing
+                // (a crash between checkpoint and marker, or a run that did not write them).
+                days.checkpoint_written(restored.frontier_ms);
+            }
             let mut capability = if is_leader {
                 let mut c = capability;
                 c.downgrade(&to_time(last_frontier));
@@ -160,6 +164,9 @@ pub fn coordinator<'scope>(
                 if capability.is_none() {
                     return;
                 }
+                if let Some(days) = days.as_mut() {
+                    days.poll();
+                }
 
                 if let Some(w) = writing.as_mut() {
                     if let Some(at) = w.retry_at {
@@ -185,7 +192,10 @@ pub fn coordinator<'scope>(
                                         c.downgrade(&t);
                                     }
                                 }
-                                after_checkpoint(&s, &done.checkpoint, group.as_ref(), &mut marked_until);
+                                after_checkpoint(&s, &done.checkpoint, group.as_ref());
+                                if let Some(days) = days.as_mut() {
+                                    days.checkpoint_written(done.checkpoint.frontier_ms);
+                                }
                             }
                             Err(e) => {
                                 w.attempts += 1;
@@ -224,9 +234,15 @@ pub fn coordinator<'scope>(
                     });
                 }
 
-                // Every source has finished (stop watermark reached) and the last checkpoint
-                // is written: release the output, letting the dataflow complete.
-                if cuts_frontier.is_empty() && writing.is_none() && !fresh_cuts && frontier <= last_frontier {
+                // Every source has finished (stop watermark reached), the last checkpoint is
+                // written and its days are marked: release the output, letting the dataflow
+                // complete.
+                if cuts_frontier.is_empty()
+                    && writing.is_none()
+                    && !fresh_cuts
+                    && frontier <= last_frontier
+                    && days.as_mut().is_none_or(DayMarker::is_idle)
+                {
                     capability = None;
                     return;
                 }
@@ -240,7 +256,6 @@ fn after_checkpoint(
     s: &CoordinatorSettings,
     checkpoint: &Checkpoint,
     group: Option<&BaseConsumer>,
-    marked_until: &mut Option<i64>,
 ) {
     metrics::counter!("wa_dataflow_checkpoints_total").increment(1);
     metrics::gauge!("wa_dataflow_checkpoint_frontier_ms").set(checkpoint.frontier_ms as f64);
@@ -258,38 +273,6 @@ fn after_checkpoint(
             tracing::debug!(error = %e, "reporting offsets to the consumer group failed");
         }
     }
-
-    let previous = marked_until.replace(checkpoint.frontier_ms);
-    let Some(previous) = previous else { return };
-    if previous >= checkpoint.frontier_ms {
-        return;
-    }
-    // A window starting on day d closes by d's end + size − slide.
-    let window_tail = s.window.size_ms() - s.window.slide_ms();
-    let tables = s.tables.clone();
-    let frontier = checkpoint.frontier_ms;
-    s.runtime.spawn(async move {
-        for table in hive::Table::ALL {
-            let tail = if table == hive::Table::PageAnalytics { window_tail } else { 0 };
-            let dates = match crate::recovery::partition_dates(&tables, table).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(table = table.name(), error = %e, "cannot list partitions for _SUCCESS");
-                    continue;
-                }
-            };
-            for dt in dates {
-                let day_start = dt.date().and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
-                let Some(day_start) = day_start else { continue };
-                let complete_at = day_start + DAY_MS + tail;
-                if previous < complete_at && complete_at <= frontier {
-                    if let Err(e) = tables.mark_day_complete(table, dt).await {
-                        tracing::warn!(table = table.name(), dt = %dt, error = %e, "writing _SUCCESS failed");
-                    }
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]

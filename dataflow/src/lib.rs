@@ -19,6 +19,7 @@
 //! - [`rows`]: event rows and the ORC files they become; file names.
 //! - [`sink`]: final window counts → one `page_analytics` file per window.
 //! - [`checkpoint`], [`coordinator`], [`recovery`]: exactly once across restarts.
+//! - [`days`]: `_SUCCESS` markers for the days a checkpoint proves complete.
 //! - [`pipeline`], [`launch`], [`config`], [`status`]: the process, the launcher, the command
 //!   line, metrics and the status line.
 
@@ -26,6 +27,7 @@ pub mod checkpoint;
 pub mod cluster;
 pub mod config;
 pub mod coordinator;
+pub mod days;
 pub mod dedup;
 pub mod idle;
 pub mod launch;

@@ -14,7 +14,11 @@ use hive::{HiveTables, Table};
 
 use crate::rows::{parse_row_file_name, parse_window_file_name};
 
-fn client(tables: &HiveTables) -> Result<Client, HdfsError> {
+/// A client of the tables' NameNode.
+///
+/// # Errors
+/// When hdfs-native rejects the URL.
+pub fn client(tables: &HiveTables) -> Result<Client, HdfsError> {
     ClientBuilder::new()
         .with_url(&tables.config().hdfs_url)
         .build()
@@ -108,10 +112,10 @@ pub async fn delete_uncommitted_windows(
 /// # Errors
 /// hdfs-native's error when listing fails.
 pub async fn partition_dates(
+    hdfs: &Client,
     tables: &HiveTables,
     table: Table,
 ) -> Result<Vec<hive::PartitionDate>, HdfsError> {
-    let hdfs = client(tables)?;
     let location = tables.table_location(table);
     let root = hive::layout::url_path(&location);
     let dirs = match hdfs.list_status(root, false).await {
