@@ -10,6 +10,9 @@
 //!   close and appear in Hive within idle_timeout + window + lateness, while the cluster runs.
 //! - **Restart:** SIGKILL of the whole cluster mid-stream, twice, restarting with other worker
 //!   counts, gives the oracle's tables, equal to an uninterrupted run.
+//! - **Complete days** (`dataflow/days.rs`): `_SUCCESS` appears in a `dt` partition once a
+//!   checkpoint proves the day complete, comes back after a crash between checkpoint and
+//!   marker, is written by a fresh run, and never marks the day not yet complete.
 //!
 //! The oracle ignores the idle policy (an idle partition's watermark follows the wall clock),
 //! so every test keeps partitions busy until their last record: a prefilled topic is read
@@ -23,6 +26,9 @@
 #[path = "dataflow/support.rs"]
 #[allow(dead_code)] // shared with end_to_end.rs, which uses other parts
 mod support;
+
+#[path = "dataflow/days.rs"]
+mod days;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
