@@ -234,10 +234,14 @@ pub fn coordinator<'scope>(
                     });
                 }
 
-                // Every source has finished (stop watermark reached), the last checkpoint is
+                // Every source has finished (stop watermark reached), the window sink has
+                // committed its last window, the last checkpoint (at the stop watermark) is
                 // written and its days are marked: release the output, letting the dataflow
-                // complete.
+                // complete. (Without waiting for the sink, a checkpoint taken on the final cuts
+                // while the last windows were still being committed would end the run with a
+                // frontier short of the stop watermark.)
                 if cuts_frontier.is_empty()
+                    && committed_frontier.is_empty()
                     && writing.is_none()
                     && !fresh_cuts
                     && frontier <= last_frontier
