@@ -167,7 +167,11 @@ fn success_markers_follow_complete_days_across_restarts_and_fresh_runs() {
     //    too, and only its marker is written (the others are known).
     let stop_at = stream.stop_at_ms(MINUTE_MS, LATENESS_MS);
     assert!(stop_at >= midnight + 40_000);
-    let second = run(s, &options(&db, stop_at), "restart to the end of the stream");
+    let second = run(
+        s,
+        &options(&db, stop_at),
+        "restart to the end of the stream",
+    );
     assert_marked(s, &db, day, &Table::ALL, "stopped past the last window");
     assert_marked(s, &db, next_day, &[], "stopped past the last window");
     assert_eq!(markers_written(&second), 1, "markers written again");
@@ -177,14 +181,27 @@ fn success_markers_follow_complete_days_across_restarts_and_fresh_runs() {
     let files_before = data_files(s, &db);
     for table in Table::ALL {
         let marker = format!("{}/_SUCCESS", partition_dir(s, &db, table, day));
-        assert!(block_on(hdfs(s).delete(&marker, false)).unwrap(), "{marker}");
+        assert!(
+            block_on(hdfs(s).delete(&marker, false)).unwrap(),
+            "{marker}"
+        );
     }
     assert_marked(s, &db, day, &[], "markers deleted");
     let third = run(s, &options(&db, stop_at), "restart with nothing to do");
-    assert_marked(s, &db, day, &Table::ALL, "restart after the markers were lost");
+    assert_marked(
+        s,
+        &db,
+        day,
+        &Table::ALL,
+        "restart after the markers were lost",
+    );
     assert_marked(s, &db, next_day, &[], "restart after the markers were lost");
     assert_eq!(markers_written(&third), Table::ALL.len());
-    assert_eq!(data_files(s, &db), files_before, "the restart wrote or deleted data");
+    assert_eq!(
+        data_files(s, &db),
+        files_before,
+        "the restart wrote or deleted data"
+    );
 
     // 4. A fresh run (new database and checkpoint) over the complete day marks it.
     let fresh_db = database(s, "df_days_fresh");
