@@ -84,6 +84,7 @@ pub fn events(n: usize, rate_per_sec: f64, seed: u64) -> Vec<WebEvent> {
                 os: Some(os.to_owned()),
                 country: Some(COUNTRIES[*country].0.to_owned()),
                 event_time_ms: START_MS + (i as f64 * 1000.0 / rate_per_sec) as i64,
+                clock_skew_ms: None,
             }
         })
         .collect()

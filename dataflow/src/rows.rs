@@ -229,7 +229,13 @@ fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
 }
 
 fn raw_batch(rows: &[WebEvent]) -> RecordBatch {
-    batch(Table::RawWebEvents, event_columns(rows.iter()))
+    let mut columns = event_columns(rows.iter());
+    let mut skew = Int64Builder::new();
+    for e in rows {
+        skew.append_option(e.clock_skew_ms);
+    }
+    columns.push(Arc::new(skew.finish()));
+    batch(Table::RawWebEvents, columns)
 }
 
 fn kafka_columns(topic: &str, partition: i32, offsets: &[i64]) -> Vec<ArrayRef> {
@@ -414,6 +420,28 @@ mod tests {
         );
         assert_eq!(buf.bytes(), 0);
         assert!(buf.take_files().is_empty());
+    }
+
+    #[test]
+    fn raw_rows_end_with_the_clock_skew_column_null_when_uncorrected() {
+        let mut buf = RowBuffer::new("t".into(), 0);
+        let corrected = WebEvent {
+            clock_skew_ms: Some(-259_200_000),
+            ..event(5)
+        };
+        buf.push_raw(1, corrected, 100);
+        buf.push_raw(2, event(6), 100);
+        let files = buf.take_files();
+        let batch = &files[0].batch;
+        let skew = batch
+            .column_by_name("clock_skew_ms")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::Int64Array>())
+            .unwrap();
+        assert_eq!(
+            skew.iter().collect::<Vec<_>>(),
+            vec![Some(-259_200_000), None]
+        );
+        assert_eq!(batch.num_columns(), 10);
     }
 
     #[test]

@@ -61,6 +61,13 @@ pub struct WebEvent {
     /// [`MIN_EVENT_TIME_MS`]`..=`[`MAX_EVENT_TIME_MS`]. On the wire: `event_time`, RFC 3339.
     #[serde(rename = "event_time", serialize_with = "time::serialize_event_time")]
     pub event_time_ms: i64,
+    /// The clock-skew correction the HTTP collector applied to `event_time`, milliseconds:
+    /// `received_at − sent_at` (collector clock minus browser clock when the beacon left;
+    /// negative when the browser's clock is ahead). `event_time_ms` already includes it.
+    /// `None` when no correction was made (a beacon without `sent_at`, simulated traffic).
+    /// On the wire: `clock_skew_ms`, an integer, absent when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_skew_ms: Option<i64>,
 }
 
 /// Rejects an event whose time lies more than `max_future_skew_ms` ahead of the time the
@@ -128,6 +135,8 @@ struct RawEvent<'a> {
     country: Option<&'a RawValue>,
     #[serde(borrow)]
     event_time: Option<&'a RawValue>,
+    #[serde(borrow)]
+    clock_skew_ms: Option<&'a RawValue>,
 }
 
 /// Parses one Kafka record value (or one collector item) into a valid [`WebEvent`].
@@ -135,8 +144,8 @@ struct RawEvent<'a> {
 /// Accepted: a UTF-8 JSON object (surrounding whitespace allowed) of at most
 /// [`MAX_EVENT_BYTES`] bytes with the SPEC §2 fields. `event_time` is an RFC 3339 string
 /// (any offset, converted to UTC; fractions below a millisecond are truncated) or an integer
-/// of epoch milliseconds. Optional fields may be absent or `null`. Unknown fields are
-/// ignored, whatever they hold.
+/// of epoch milliseconds. `clock_skew_ms`, when present, is an integer of milliseconds.
+/// Optional fields may be absent or `null`. Unknown fields are ignored, whatever they hold.
 ///
 /// # Errors
 /// A [`Rejection`] with the first rule broken, checked in this order: [`RejectReason::Oversize`],
@@ -144,7 +153,8 @@ struct RawEvent<'a> {
 /// [`RejectReason::DuplicateField`], then per field in SPEC order
 /// [`RejectReason::MissingField`] (absent or `null`), [`RejectReason::WrongType`],
 /// [`RejectReason::EmptyField`], [`RejectReason::PageUrlTooLong`],
-/// [`RejectReason::InvalidCountry`], [`RejectReason::InvalidEventTime`].
+/// [`RejectReason::InvalidCountry`], [`RejectReason::InvalidEventTime`]; a `clock_skew_ms` that is
+/// not an integer is [`RejectReason::WrongType`] (judged once `event_time` is read).
 pub fn parse(bytes: &[u8]) -> Result<WebEvent, Rejection> {
     parse_inner(bytes, None)
 }
@@ -206,6 +216,9 @@ fn parse_inner(bytes: &[u8], fill: Option<&Fill>) -> Result<WebEvent, Rejection>
         (None, None) => return Err(missing("event_time")),
         (Some(value), _) => event_time_value(value)?,
     };
+    let clock_skew_ms = present(raw.clock_skew_ms)
+        .map(clock_skew_value)
+        .transpose()?;
     let event = WebEvent {
         event_id,
         user_id,
@@ -216,6 +229,7 @@ fn parse_inner(bytes: &[u8], fill: Option<&Fill>) -> Result<WebEvent, Rejection>
         os,
         country,
         event_time_ms,
+        clock_skew_ms,
     };
     event.validate()?;
     Ok(event)
@@ -290,6 +304,20 @@ fn event_time_value(value: &RawValue) -> Result<i64, Rejection> {
     }
 }
 
+fn clock_skew_value(value: &RawValue) -> Result<i64, Rejection> {
+    serde_json::from_str::<i64>(value.get()).map_err(|_| {
+        Rejection::for_field(
+            RejectReason::WrongType,
+            "clock_skew_ms",
+            format!(
+                "expected an integer of milliseconds, got {} {}",
+                json_kind(value),
+                value.get().chars().take(40).collect::<String>()
+            ),
+        )
+    })
+}
+
 fn json_kind(value: &RawValue) -> &'static str {
     match value.get().as_bytes().first() {
         Some(b'"') => "a string",
@@ -354,7 +382,8 @@ impl WebEvent {
 
     /// The wire form: one JSON object, fields in SPEC §2 order, optional fields as `null`
     /// when unknown, `event_time` as RFC 3339 UTC with milliseconds
-    /// (`"2026-11-30T04:08:19.123Z"`). [`parse`] of the result gives back `self`.
+    /// (`"2026-11-30T04:08:19.123Z"`), then `clock_skew_ms` only when it is `Some`. [`parse`]
+    /// of the result gives back `self`.
     ///
     /// # Errors
     /// Only when `event_time_ms` is outside [`MIN_EVENT_TIME_MS`]`..=`[`MAX_EVENT_TIME_MS`]

@@ -38,6 +38,7 @@ fn parses_a_valid_event() {
             os: Some("Linux".into()),
             country: Some("DE".into()),
             event_time_ms: 1_796_011_699_123,
+            clock_skew_ms: None,
         }
     );
 }
@@ -523,4 +524,29 @@ fn events_too_far_ahead_of_their_ingestion_time_are_rejected() {
     assert!(check_future_skew(&event, None, 0).is_ok());
     // Far-future times cannot overflow the arithmetic.
     assert!(check_future_skew(&event, Some(i64::MIN), 300_000).is_err());
+}
+
+#[test]
+fn clock_skew_is_an_optional_integer_written_only_when_known() {
+    let event = parse(with("clock_skew_ms", Some("-259200000")).as_bytes()).unwrap();
+    assert_eq!(event.clock_skew_ms, Some(-259_200_000));
+    let json = event.to_json().unwrap();
+    assert!(
+        json.ends_with(r#""event_time":"2026-11-30T04:08:19.123Z","clock_skew_ms":-259200000}"#),
+        "{json}"
+    );
+    assert_eq!(parse(json.as_bytes()).unwrap(), event);
+    // Absent or null: None, and not written.
+    assert_eq!(parse(VALID.as_bytes()).unwrap().clock_skew_ms, None);
+    let null = parse(with("clock_skew_ms", Some("null")).as_bytes()).unwrap();
+    assert_eq!(null.clock_skew_ms, None);
+    assert!(!null.to_json().unwrap().contains("clock_skew_ms"));
+    // Anything but an integer: wrong_type, naming the field.
+    for bad in ["\"5\"", "1.5", "1e3", "true", "[]", "99999999999999999999"] {
+        let rejection = parse(with("clock_skew_ms", Some(bad)).as_bytes()).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::WrongType, "{bad}");
+        assert_eq!(rejection.field, Some("clock_skew_ms"), "{bad}");
+    }
+    let twice = VALID.replace('}', r#","clock_skew_ms":1,"clock_skew_ms":2}"#);
+    assert_eq!(reason(twice.as_bytes()), RejectReason::DuplicateField);
 }

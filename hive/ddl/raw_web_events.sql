@@ -10,7 +10,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS ${DATABASE}.raw_web_events (
   browser STRING,
   os STRING,
   country STRING COMMENT 'ISO 3166-1 alpha-2',
-  event_time TIMESTAMP COMMENT 'UTC wall-clock time, millisecond precision'
+  event_time TIMESTAMP COMMENT 'UTC wall-clock time, millisecond precision',
+  clock_skew_ms BIGINT COMMENT 'collector clock-skew correction already in event_time, ms (received_at - sent_at); NULL when none was made'
 )
 COMMENT 'Every valid web analytics event'
 PARTITIONED BY (dt STRING COMMENT 'UTC date of event_time, YYYY-MM-DD')

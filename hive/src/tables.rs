@@ -150,7 +150,8 @@ mod tests {
                 "browser",
                 "os",
                 "country",
-                "event_time"
+                "event_time",
+                "clock_skew_ms"
             ]
         );
         assert_eq!(
@@ -171,9 +172,19 @@ mod tests {
                 .hive_type,
             HiveType::Bigint
         );
-        // A late event carries every column of a valid event, in the same order, first.
+        assert_eq!(
+            Table::RawWebEvents
+                .def()
+                .column("clock_skew_ms")
+                .unwrap()
+                .hive_type,
+            HiveType::Bigint
+        );
+        // A late event carries every SPEC column of a valid event (all of raw_web_events but
+        // the collector's `clock_skew_ms`), in the same order, first.
         let raw = names(Table::RawWebEvents);
-        assert_eq!(names(Table::LateWebEvents)[..raw.len()], raw[..]);
+        let spec = &raw[..raw.len() - 1];
+        assert_eq!(names(Table::LateWebEvents)[..spec.len()], spec[..]);
         assert_eq!(
             Table::RejectedWebEvents
                 .def()

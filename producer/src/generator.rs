@@ -305,6 +305,7 @@ impl Generator {
             os: Some(session.os.to_owned()),
             country: Some(session.country.to_owned()),
             event_time_ms,
+            clock_skew_ms: None,
         };
 
         if self.rng.random_bool(SESSION_END_P) {

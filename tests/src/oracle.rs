@@ -376,6 +376,7 @@ impl Expected {
                     os: event.os.clone(),
                     country: event.country.clone(),
                     event_time: sql_timestamp(t),
+                    clock_skew_ms: event.clock_skew_ms,
                     dt: date(t),
                 });
                 let watermark = max_on_time.map(|m| m - config.max_out_of_orderness_ms);

@@ -160,6 +160,7 @@ fn rows_for(table: Table) -> Vec<Vec<V>> {
                 S("Linux"),
                 S("DE"),
                 T("2026-11-30 00:00:00.000"),
+                I(-259_200_000),
             ],
             vec![
                 S("e-2"),
@@ -171,6 +172,7 @@ fn rows_for(table: Table) -> Vec<Vec<V>> {
                 Null,
                 Null,
                 T("2026-11-30 23:59:59.999"),
+                Null,
             ],
             vec![
                 S("e-3"),
@@ -182,6 +184,7 @@ fn rows_for(table: Table) -> Vec<Vec<V>> {
                 S("iOS"),
                 S("US"),
                 T("2026-11-30 12:34:56.001"),
+                I(9_007_199_254_740_993),
             ],
         ],
         Table::PageAnalytics => vec![

@@ -36,6 +36,9 @@ pub struct RawRow {
     pub country: Option<String>,
     /// `event_time`, UTC text with milliseconds.
     pub event_time: String,
+    /// `clock_skew_ms`: the collector's clock-skew correction, `None` for SQL NULL (no
+    /// correction made).
+    pub clock_skew_ms: Option<i64>,
     /// Partition `dt`: UTC date of `event_time`, `YYYY-MM-DD`.
     pub dt: String,
 }
@@ -149,7 +152,8 @@ impl Tables {
     }
 
     fn read_some(stack: &Stack, database: &str, with_raw: bool) -> Result<Tables> {
-        let raw = format!("SELECT {EVENT_COLUMNS}, dt FROM {database}.raw_web_events");
+        let raw =
+            format!("SELECT {EVENT_COLUMNS}, clock_skew_ms, dt FROM {database}.raw_web_events");
         let late = format!(
             "SELECT {EVENT_COLUMNS}, watermark, kafka_topic, kafka_partition, kafka_offset, dt \
              FROM {database}.late_web_events"
