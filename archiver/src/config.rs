@@ -102,10 +102,10 @@ pub struct ReplayArgs {
     /// Shared settings.
     #[command(flatten)]
     pub common: CommonArgs,
-    /// First date to replay, `YYYY-MM-DD` (UTC), inclusive.
+    /// First archive date to replay, `YYYY-MM-DD` (UTC date of ingestion), inclusive.
     #[arg(long, env = "WA_REPLAY_FROM")]
     pub from: chrono::NaiveDate,
-    /// Last date to replay, `YYYY-MM-DD` (UTC), inclusive.
+    /// Last archive date to replay, `YYYY-MM-DD` (UTC date of ingestion), inclusive.
     #[arg(long, env = "WA_REPLAY_TO")]
     pub to: chrono::NaiveDate,
     /// Topic to publish to.

@@ -1,6 +1,7 @@
 //! `archiver`: keeps every Kafka record of `web_analytics` verbatim in HDFS, exactly once,
-//! under `/raw/web_analytics/date=YYYY-MM-DD/` (UTC date of the record timestamp), with the
-//! Hive table `raw_web_events_json` over it. The binary is `wa-archiver`; see `README.md`.
+//! under `/raw/web_analytics/date=YYYY-MM-DD/` (UTC date of the record timestamp, which is
+//! the ingestion time), with the Hive table `raw_web_events_json` over it. The binary is
+//! `wa-archiver`; see `README.md`.
 //!
 //! The data's path, one module per stage:
 //! - [`config`] — command line and environment;

@@ -7,7 +7,8 @@
 //! <root>/date=YYYY-MM-DD/.part-p{partition}-o{first}.jsonl[.gz].inprogress          being written
 //! ```
 //!
-//! - `date` is the UTC date of the Kafka record timestamp.
+//! - `date` is the UTC date of the Kafka record timestamp: the record's ingestion time, not
+//!   its event time.
 //! - `first` and `last` are the Kafka offsets of the file's first and last record. A file
 //!   holds, in offset order, *every* record of that partition and date whose offset lies in
 //!   `first..=last` (records of other dates in that range are in other dates' files).

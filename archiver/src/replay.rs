@@ -7,9 +7,9 @@
 //! - its exact original value (decoded from the line encoding; `~null` as a null payload);
 //! - key = the event's `session_id` when the value is a JSON object with a string
 //!   `session_id` (how the producer keys events), otherwise no key;
-//! - timestamp = the event's `event_time` (RFC 3339 or epoch milliseconds) when it parses,
-//!   otherwise midnight UTC of the archive date (the archive keeps the date, not the
-//!   original Kafka timestamp of records that carry no event time).
+//! - timestamp = the replay's own time of sending (UTC epoch ms). A record timestamp is the
+//!   ingestion time (the producer's rule), and a replay is a new ingestion: the event time
+//!   stays in the value, and the archive keeps only the date of the original ingestion.
 //!
 //! The producer is idempotent (`enable.idempotence=true`): librdkafka retries never
 //! duplicate; a replay run twice publishes twice — replay into a fresh topic.
@@ -19,7 +19,6 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde_json::Value;
@@ -33,27 +32,16 @@ use crate::sink::Archive;
 /// Deliveries awaited at most in flight before waiting for the oldest.
 const MAX_IN_FLIGHT: usize = 10_000;
 
-/// Key and timestamp (epoch ms) of a replayed record, derived from its value.
-pub fn key_and_timestamp(value: Option<&[u8]>, date: NaiveDate) -> (Option<String>, i64) {
-    let midnight = date
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc()
-        .timestamp_millis();
+/// The key of a replayed record, derived from its value: the event's `session_id` when the
+/// value is a JSON object with a string `session_id`, otherwise none.
+pub fn key_of(value: Option<&[u8]>) -> Option<String> {
     let Some(Ok(Value::Object(event))) = value.map(serde_json::from_slice::<Value>) else {
-        return (None, midnight);
+        return None;
     };
-    let key = event
+    event
         .get("session_id")
         .and_then(Value::as_str)
-        .map(str::to_string);
-    let time = match event.get("event_time") {
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| t.timestamp_millis()),
-        Some(Value::Number(n)) => n.as_i64(),
-        _ => None,
-    };
-    (key, time.unwrap_or(midnight))
+        .map(str::to_string)
 }
 
 /// Publishes every archived record of `args.from..=args.to` to `args.topic`; returns the
@@ -114,8 +102,11 @@ pub async fn replay(args: ReplayArgs) -> Result<u64> {
                 raw.to_vec()
             };
             for value in decode_lines(&content).with_context(|| format!("decoding {path}"))? {
-                let (key, timestamp) = key_and_timestamp(value.as_deref(), date);
-                let mut record = FutureRecord::<str, [u8]>::to(&args.topic).timestamp(timestamp);
+                let key = key_of(value.as_deref());
+                // A new ingestion: stamped with the time it is sent again.
+                let ingestion_time_ms = chrono::Utc::now().timestamp_millis();
+                let mut record =
+                    FutureRecord::<str, [u8]>::to(&args.topic).timestamp(ingestion_time_ms);
                 if let Some(v) = value.as_deref() {
                     record = record.payload(v);
                 }
@@ -159,25 +150,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_and_timestamp_come_from_the_event_when_it_has_them() {
-        let d = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
-        let midnight = 1_796_083_200_000 - 86_400_000;
+    fn the_key_is_the_session_id_when_the_value_has_one() {
         let event = br#"{"session_id":"s1","event_time":"2026-11-30T10:00:00.5Z"}"#;
-        assert_eq!(
-            key_and_timestamp(Some(event), d),
-            (Some("s1".into()), midnight + 36_000_500)
-        );
-        let epoch = br#"{"session_id":"s2","event_time":1796040000000}"#;
-        assert_eq!(
-            key_and_timestamp(Some(epoch), d),
-            (Some("s2".into()), 1_796_040_000_000)
-        );
-        assert_eq!(key_and_timestamp(Some(b"not json"), d), (None, midnight));
-        assert_eq!(key_and_timestamp(Some(br#"[1,2]"#), d), (None, midnight));
-        assert_eq!(key_and_timestamp(None, d), (None, midnight));
-        assert_eq!(
-            key_and_timestamp(Some(br#"{"event_time":"yesterday"}"#), d),
-            (None, midnight)
-        );
+        assert_eq!(key_of(Some(event)), Some("s1".into()));
+        assert_eq!(key_of(Some(br#"{"session_id":7}"#)), None);
+        assert_eq!(key_of(Some(br#"{"event_time":1796040000000}"#)), None);
+        assert_eq!(key_of(Some(b"not json")), None);
+        assert_eq!(key_of(Some(br#"[1,2]"#)), None);
+        assert_eq!(key_of(None), None);
     }
 }

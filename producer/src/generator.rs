@@ -31,6 +31,12 @@
 //!   below `late_by_ms / 2`, so the rule is exact).
 //! - **On-time events** get `event_time = s - jitter`, jitter uniform in
 //!   `0..=out_of_order_ms` (0 when `out_of_order_ms` is 0): never in the stream's future.
+//!
+//! # Ingestion time
+//! `simulate` gives slot `i`'s record the Kafka timestamp `s` ([`SimEvent::stream_time_ms`]):
+//! the time the event enters the pipeline by the simulation's clock (the send time with
+//! real-time pacing and the default start; a reproducible past with `--start-time`). By the
+//! rules above every event time is at or before it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -171,6 +177,9 @@ pub struct SimEvent {
     pub index: u64,
     /// Milliseconds of stream time since `start_ms` at which the slot is due (pacing).
     pub offset_ms: i64,
+    /// The slot's stream time, UTC epoch ms: `start_ms + offset_ms`. The record's ingestion
+    /// time (Kafka timestamp); never before `event.event_time_ms`.
+    pub stream_time_ms: i64,
     /// Whether the event was made late on purpose.
     pub late: bool,
     /// The event itself.
@@ -281,16 +290,17 @@ impl Generator {
         if event_type == "page_view" {
             self.sessions[slot].page = self.pages.sample(&mut self.rng) as u64;
         }
+        let stream_time_ms = self.config.start_ms + offset_ms;
         let late = self.config.late_fraction > 0.0
             && offset_ms >= 2 * self.config.late_by_ms as i64
             && self.rng.random_bool(self.config.late_fraction);
         let event_time_ms = if late {
-            self.config.start_ms + offset_ms - self.config.late_by_ms as i64
+            stream_time_ms - self.config.late_by_ms as i64
         } else if self.config.out_of_order_ms > 0 {
             let jitter = self.rng.random_range(0..=self.config.out_of_order_ms) as i64;
-            self.config.start_ms + offset_ms - jitter
+            stream_time_ms - jitter
         } else {
-            self.config.start_ms + offset_ms
+            stream_time_ms
         };
         let event_id = self.uuid();
         let session = &mut self.sessions[slot];
@@ -316,6 +326,7 @@ impl Generator {
         SimEvent {
             index,
             offset_ms,
+            stream_time_ms,
             late,
             event,
         }
@@ -507,6 +518,44 @@ mod tests {
         // 30 000 events at 100/s = 300 s, late from 120 s on: ~ 0.05 × 18 000 = 900.
         assert!((700..1_100).contains(&late), "{late} late events");
         assert!(out_of_order > 1_000, "{out_of_order} out-of-order events");
+    }
+
+    #[test]
+    fn event_times_never_pass_the_ingestion_time_with_jitter_or_late_events() {
+        for (out_of_order_ms, late_fraction, late_by_ms) in [
+            (0, 0.0, 120_000),
+            (2_000, 0.0, 120_000),
+            (2_000, 0.2, 60_000),
+            (0, 0.5, 1_000),
+        ] {
+            let cfg = SimConfig {
+                rate_per_sec: 100.0,
+                out_of_order_ms,
+                late_fraction,
+                late_by_ms,
+                ..config()
+            };
+            let mut late = 0;
+            let mut jittered = 0;
+            for e in Generator::new(cfg.clone()).unwrap().take(30_000) {
+                assert_eq!(e.stream_time_ms, cfg.start_ms + e.offset_ms);
+                let behind = e.stream_time_ms - e.event.event_time_ms;
+                assert!(
+                    behind >= 0,
+                    "event time {behind} ms past its ingestion time"
+                );
+                if e.late {
+                    late += 1;
+                    assert_eq!(behind, late_by_ms as i64);
+                } else {
+                    assert!(behind <= out_of_order_ms as i64);
+                    jittered += usize::from(behind > 0);
+                }
+            }
+            // The cases exercise what they claim to.
+            assert_eq!(late > 0, late_fraction > 0.0, "{cfg:?}");
+            assert_eq!(jittered > 0, out_of_order_ms > 0, "{cfg:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! The Kafka side of the producer: one idempotent, batched, compressed librdkafka producer
 //! shared by `simulate` and `serve`, and the one way an event becomes a Kafka record
-//! (value = [`WebEvent::to_json`], key = `session_id`, timestamp = event time).
+//! (value = the event's wire form, key = `session_id`, timestamp = ingestion time).
+//!
+//! The record timestamp (`CreateTime`) is the **ingestion time**, set by whoever puts the
+//! record on Kafka: the collector's receipt time, the simulator's schedule. The event time is
+//! in the value only. (Were it the record timestamp, the broker would refuse a record whose
+//! event time is more than `log.message.timestamp.after.max.ms`, 1 h by default, ahead of its
+//! clock, after the collector had already answered 204.)
 //!
 //! Sending only enqueues: librdkafka batches, compresses and retries in its own threads, and
 //! reports each record's fate to [`DeliveryCounter`]. A full local queue is reported to the
@@ -183,16 +189,17 @@ impl EventProducer {
     }
 
     /// Enqueues `json` (the event's wire form) for `event`: key `session_id`, record
-    /// timestamp `event_time_ms`.
+    /// timestamp `ingestion_time_ms` (UTC epoch ms: when the event entered the pipeline, by
+    /// the clock of the caller; never its event time).
     ///
     /// # Errors
     /// When librdkafka refuses the record for another reason than a full queue (e.g. larger
     /// than `message.max.bytes`).
-    pub fn enqueue(&self, event: &WebEvent, json: &str) -> Result<Enqueue> {
+    pub fn enqueue(&self, event: &WebEvent, json: &str, ingestion_time_ms: i64) -> Result<Enqueue> {
         let record = BaseRecord::to(&self.topic)
             .key(event.session_id.as_bytes())
             .payload(json.as_bytes())
-            .timestamp(event.event_time_ms);
+            .timestamp(ingestion_time_ms);
         match self.producer.send(record) {
             Ok(()) => Ok(Enqueue::Queued),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {

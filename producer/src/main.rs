@@ -7,7 +7,9 @@
 //!
 //! Both publish each event's wire form ([`events::WebEvent::to_json`]) keyed by `session_id`
 //! through one idempotent Kafka producer ([`kafka`]), with the record timestamp set to the
-//! event time. Every flag has a `WA_…` environment twin; defaults match the local stack.
+//! ingestion time (the collector's receipt time; the simulator's schedule), never the event
+//! time, which stays in the value. Every flag has a `WA_…` environment twin; defaults match
+//! the local stack.
 //!
 //! Must never lose an accepted event silently: a full Kafka queue is answered with 503,
 //! invalid input with 400 and a reason, and `simulate` fails unless Kafka acknowledged every

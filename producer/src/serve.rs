@@ -7,6 +7,9 @@
 //! | `GET /health` | `200` `{"status":"ok", …}` while the process serves |
 //! | `GET /metrics` | Prometheus text format |
 //!
+//! Every record's Kafka timestamp is the request's receipt time (UTC epoch ms, one value per
+//! request): the event's ingestion time, whatever its `event_time` says.
+//!
 //! CORS: every route answers browsers from `--cors-origins`.
 
 use std::net::SocketAddr;
@@ -138,7 +141,9 @@ fn router(state: Arc<AppState>, args: &ServeArgs) -> Result<Router> {
 
 async fn collect(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    // The receipt time: the fill for a missing event_time and the Kafka timestamp
+    // (ingestion time) of every record.
+    let received_at_ms = chrono::Utc::now().timestamp_millis();
     let items = split_items(&body);
     let mut accepted = 0usize;
     let mut rejected_count = 0usize;
@@ -147,7 +152,7 @@ async fn collect(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         metrics::counter!("wa_producer_events_received_total", "source" => "collect").increment(1);
         let fill = Fill {
             event_id: uuid::Uuid::new_v4().to_string(),
-            event_time_ms: now_ms,
+            event_time_ms: received_at_ms,
         };
         let mut event = match events::parse_filling(item, &fill) {
             Ok(event) => event,
@@ -175,7 +180,7 @@ async fn collect(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         let sent = event
             .to_json()
             .context("serialising a validated event")
-            .and_then(|json| state.producer.enqueue(&event, &json));
+            .and_then(|json| state.producer.enqueue(&event, &json, received_at_ms));
         match sent {
             Ok(Enqueue::Queued) => {
                 accepted += 1;

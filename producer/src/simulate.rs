@@ -1,5 +1,8 @@
 //! `wa-producer simulate`: sends the [`Generator`]'s events to Kafka at `--rate`, paced by
-//! the wall clock, logging each one (`--log`) and showing progress.
+//! the wall clock, logging each one (`--log`) and showing progress. Each record's Kafka
+//! timestamp is its slot's stream time ([`crate::generator::SimEvent::stream_time_ms`]), the
+//! ingestion time by the simulation's clock: the same seed and `--start-time` give the same
+//! timestamps.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -39,7 +42,9 @@ pub struct SimulateArgs {
     pub seed: Option<u64>,
 
     /// Stream time of the first event, RFC 3339 or UTC epoch ms. Default: now. Give it to
-    /// reproduce a run exactly (event times included).
+    /// reproduce a run exactly (event times and record timestamps included). Records are
+    /// timestamped with their stream time, so Kafka refuses a stream more than
+    /// `log.message.timestamp.after.max.ms` (1 h by default) ahead of the broker's clock.
     #[arg(long, env = "WA_SIM_START_TIME", value_parser = parse_start_time)]
     pub start_time: Option<i64>,
 
@@ -165,7 +170,9 @@ pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
         let json = sim.event.to_json()?;
         let mut queued = false;
         while !queued && !stop.load(Ordering::Relaxed) {
-            match producer.enqueue(&sim.event, &json)? {
+            // Ingestion time: the slot's time on the simulation's clock (the send time when
+            // paced from now; reproducible with --start-time).
+            match producer.enqueue(&sim.event, &json, sim.stream_time_ms)? {
                 Enqueue::Queued => queued = true,
                 // Kafka is behind: wait for librdkafka to drain its queue.
                 Enqueue::QueueFull => std::thread::sleep(Duration::from_millis(5)),

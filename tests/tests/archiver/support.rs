@@ -349,7 +349,14 @@ pub const NOV_27: i64 = 1_796_083_200_000 - 4 * 86_400_000;
 pub const DAY: i64 = 86_400_000;
 
 /// Reads `n` records from every partition of `topic`, values per record-timestamp date.
+#[allow(dead_code)] // used by the fault tests, not by every includer
 pub async fn consume(s: &Stack, topic: &str, partitions: i32, n: usize) -> ByDate {
+    expected(&consume_records(s, topic, partitions, n).await)
+}
+
+/// Reads `n` records from every partition of `topic` (at most 60 s): (timestamp, no key,
+/// value) each, in the order read.
+pub async fn consume_records(s: &Stack, topic: &str, partitions: i32, n: usize) -> Vec<Record> {
     let consumer: BaseConsumer = kafka_config(s)
         .set("group.id", unique_name("archiver_check"))
         .create()
@@ -373,5 +380,5 @@ pub async fn consume(s: &Stack, topic: &str, partitions: i32, n: usize) -> ByDat
             ));
         }
     }
-    expected(&records)
+    records
 }
