@@ -20,6 +20,7 @@ mod generator;
 mod kafka;
 mod serve;
 mod simulate;
+mod skew;
 mod user_agent;
 
 use std::sync::atomic::{AtomicBool, Ordering};

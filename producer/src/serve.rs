@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /collect` | body: one JSON event, a JSON array of events, or NDJSON ([`crate::batch`]). Missing `event_id` (a UUID) and `event_time` (now) are filled, missing `browser`/`os` come from `User-Agent`. `204` when every event was accepted; `400` + JSON `{"accepted": n, "rejected_count": m, "rejected": [{"index", "reason", "field", "detail"}, …]}` (at most 100 listed) when some were not — the valid ones are still sent; `413` over `--max-body-bytes`; `503` + `Retry-After: 1` when Kafka's local queue is full (the valid events before the first refused one were sent: `accepted` says how many) |
+//! | `POST /collect` | body: one JSON event, a JSON array of events, or NDJSON ([`crate::batch`]). Missing `event_id` (a UUID) and `event_time` (now) are filled, missing `browser`/`os` come from `User-Agent`; an `event_time` sent with a `sent_at` is corrected for the browser's clock skew ([`crate::skew`]). `204` when every event was accepted; `400` + JSON `{"accepted": n, "rejected_count": m, "rejected": [{"index", "reason", "field", "detail"}, …]}` (at most 100 listed) when some were not — the valid ones are still sent; `413` over `--max-body-bytes`; `503` + `Retry-After: 1` when Kafka's local queue is full (the valid events before the first refused one were sent: `accepted` says how many) |
 //! | `GET /collect.js` | the beacon script a page includes |
 //! | `GET /health` | `200` `{"status":"ok", …}` while the process serves |
 //! | `GET /metrics` | Prometheus text format |
@@ -31,7 +31,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::batch::split_items;
 use crate::kafka::{Enqueue, EventProducer, KafkaArgs};
-use crate::user_agent;
+use crate::{skew, user_agent};
 
 /// The beacon script served at `GET /collect.js`.
 const COLLECT_JS: &str = include_str!("collect.js");
@@ -141,8 +141,8 @@ fn router(state: Arc<AppState>, args: &ServeArgs) -> Result<Router> {
 
 async fn collect(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-    // The receipt time: the fill for a missing event_time and the Kafka timestamp
-    // (ingestion time) of every record.
+    // The receipt time: the fill for a missing event_time, the collector's side of the
+    // clock-skew correction, and the Kafka timestamp (ingestion time) of every record.
     let received_at_ms = chrono::Utc::now().timestamp_millis();
     let items = split_items(&body);
     let mut accepted = 0usize;
@@ -154,8 +154,12 @@ async fn collect(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             event_id: uuid::Uuid::new_v4().to_string(),
             event_time_ms: received_at_ms,
         };
-        let mut event = match events::parse_filling(item, &fill) {
-            Ok(event) => event,
+        let parsed = events::parse_filling(item, &fill).and_then(|mut event| {
+            let sent_at = skew::correct(item, &mut event, received_at_ms)?;
+            Ok((event, sent_at))
+        });
+        let (mut event, sent_at) = match parsed {
+            Ok(parsed) => parsed,
             Err(rejection) => {
                 metrics::counter!("wa_producer_events_rejected_total", "reason" => rejection.reason.as_str())
                     .increment(1);
@@ -177,8 +181,7 @@ async fn collect(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         if event.os.is_none() {
             event.os = user_agent.and_then(user_agent::os).map(str::to_owned);
         }
-        let sent = event
-            .to_json()
+        let sent = skew::wire_form(&event, sent_at)
             .context("serialising a validated event")
             .and_then(|json| state.producer.enqueue(&event, &json, received_at_ms));
         match sent {

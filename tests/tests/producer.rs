@@ -1,10 +1,16 @@
 //! The real `wa-producer` binary against the local real Kafka:
 //! - `simulate --events N --seed S` puts exactly N valid records on a fresh topic, equal to
-//!   its `--log`, keyed by session, timestamped with the event time; the same seed and flags
+//!   its `--log`, keyed by session, timestamped with the ingestion time its schedule gives
+//!   (`--start-time` + slot offset, never before the event time); the same seed and flags
 //!   give the same log byte for byte.
 //! - `serve` answers malformed and oversize requests with the right status and stays up;
 //!   valid events (also those next to invalid ones) reach Kafka, with ids, times, browser and
-//!   os filled in; a full Kafka queue is answered 503 with `Retry-After`.
+//!   os filled in, timestamped with the request's receipt time — also events whose time is
+//!   years ahead, which Kafka would refuse as record timestamps; a full Kafka queue is
+//!   answered 503 with `Retry-After`.
+//! - In headless Chromium, `collect.js` beacons reach Kafka; a page whose clock is 3 days
+//!   ahead has its events corrected onto the collector's clock (`clock_skew_ms` ≈ −3 days); a
+//!   beacon re-sent after a lost response keeps its `event_id`.
 
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
@@ -148,8 +154,9 @@ async fn simulate_puts_exactly_n_valid_records_matching_its_log() {
     sent.sort();
     assert!(logged == sent, "topic content differs from the log");
 
-    // Every record valid, keyed by its session, timestamped with its event time, and each
-    // session's events in log order within one partition.
+    // Every record valid, keyed by its session, timestamped with its slot's ingestion time
+    // (start + i × 1000 / rate, the generator's schedule) which is never before its event
+    // time, and each session's events in log order within one partition.
     let log_position: BTreeMap<&[u8], usize> = lines
         .iter()
         .enumerate()
@@ -160,8 +167,15 @@ async fn simulate_puts_exactly_n_valid_records_matching_its_log() {
     for record in &records {
         let event = events::parse(&record.value).unwrap();
         assert_eq!(record.key, event.session_id.as_bytes());
-        assert_eq!(record.timestamp_ms, Some(event.event_time_ms));
         let position = log_position[record.value.as_slice()];
+        // 3000 events/s from 2026-11-30T04:00:00Z: slot i at floor(i / 3) ms.
+        let scheduled = START_2026_11_30_04 + position as i64 / 3;
+        assert_eq!(record.timestamp_ms, Some(scheduled), "event {position}");
+        assert!(
+            (0..=500).contains(&(scheduled - event.event_time_ms)),
+            "event {position}: event time {} vs ingestion time {scheduled}",
+            event.event_time_ms
+        );
         if let Some((partition, previous)) =
             last_of_session.insert(record.key.clone(), (record.partition, position))
         {
@@ -183,6 +197,9 @@ async fn simulate_puts_exactly_n_valid_records_matching_its_log() {
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// 2026-11-30T04:00:00Z, UTC epoch ms.
+const START_2026_11_30_04: i64 = 1_796_011_200_000;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn same_seed_and_flags_give_the_same_log_byte_for_byte() {
@@ -216,7 +233,34 @@ async fn same_seed_and_flags_give_the_same_log_byte_for_byte() {
     assert!(first != other, "different seeds, same log");
     assert!(first.starts_with(r#"{"event_id":""#));
     assert!(first.contains(r#""event_time":"2026-11-30T04:00:00.000Z""#));
-    read_topic(s, &topic, 3_000);
+    // Same seed and start: the same records with the same timestamps (the schedule's).
+    let records = read_topic(s, &topic, 3_000);
+    let timestamps = |log: &str| -> Vec<(Vec<u8>, Option<i64>)> {
+        let lines: std::collections::BTreeSet<&[u8]> = log.lines().map(str::as_bytes).collect();
+        let mut found: Vec<_> = records
+            .iter()
+            .filter(|r| lines.contains(r.value.as_slice()))
+            .map(|r| (r.value.clone(), r.timestamp_ms))
+            .collect();
+        found.sort();
+        found
+    };
+    let (first_ts, other_ts) = (timestamps(&first), timestamps(&other));
+    // The first and second runs sent the same values: each appears twice, same timestamp.
+    assert_eq!(first_ts.len(), 2_000);
+    for pair in first_ts.chunks(2) {
+        assert_eq!(
+            pair[0], pair[1],
+            "a repeated run stamped an event differently"
+        );
+    }
+    let range = |ts: &[(Vec<u8>, Option<i64>)]| {
+        let all: Vec<i64> = ts.iter().map(|(_, t)| t.unwrap()).collect();
+        (*all.iter().min().unwrap(), *all.iter().max().unwrap())
+    };
+    // 2000/s for 500 ms from 1796011200000: slots at 0..=499 ms.
+    assert_eq!(range(&first_ts), (1_796_011_200_000, 1_796_011_200_499));
+    assert_eq!(range(&other_ts), (1_796_011_200_000, 1_796_011_200_499));
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -300,16 +344,21 @@ async fn late_events_follow_the_documented_rule_and_reach_kafka_with_their_time(
         "{} late events",
         late.len()
     );
+    // On Kafka, late events keep their event time in the value, and their record timestamp
+    // is their ingestion time: exactly late_by_ms (1 s) after the event time, where on-time
+    // events are at most the jitter (100 ms) behind theirs.
     let records = read_topic(s, &topic, 10_000);
-    let late_times: std::collections::BTreeSet<i64> = late.iter().map(|&i| times[i]).collect();
-    let late_records = records
-        .iter()
-        .filter(|r| late_times.contains(&r.timestamp_ms.unwrap()))
-        .count();
-    assert!(
-        late_records >= late.len(),
-        "late events lost their time on Kafka"
-    );
+    let mut late_on_kafka = 0;
+    for record in &records {
+        let event = events::parse(&record.value).unwrap();
+        let behind = record.timestamp_ms.unwrap() - event.event_time_ms;
+        assert!(
+            behind == 1_000 || (0..=100).contains(&behind),
+            "record timestamp {behind} ms after the event time"
+        );
+        late_on_kafka += usize::from(behind == 1_000);
+    }
+    assert_eq!(late_on_kafka, late.len(), "late events on Kafka");
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -403,6 +452,7 @@ async fn collector_answers_bad_requests_and_stays_up() {
     create_topic(s, &topic, 2).await.unwrap();
     let mut c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
     let client = reqwest::Client::new();
+    let began = now_ms();
 
     // Valid: one event without id and time (filled), an array, NDJSON.
     let bare =
@@ -461,12 +511,25 @@ async fn collector_answers_bad_requests_and_stays_up() {
                 .into_bytes(),
             "invalid_event_time",
         ),
+        (
+            "odd sent_at",
+            event(11).replace('}', r#","sent_at":"soon"}"#).into_bytes(),
+            "invalid_event_time",
+        ),
+        (
+            "sent_at of the wrong type",
+            event(12).replace('}', r#","sent_at":[1]}"#).into_bytes(),
+            "wrong_type",
+        ),
     ];
     for (name, body, reason) in cases {
         let (status, text, _) = post(&client, &c, body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {text}");
         let text: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(text["rejected"][0]["reason"], reason, "{name}");
+        if name.contains("sent_at") {
+            assert_eq!(text["rejected"][0]["field"], "sent_at", "{name}");
+        }
         c.assert_running();
     }
 
@@ -523,7 +586,9 @@ async fn collector_answers_bad_requests_and_stays_up() {
         "{metrics}"
     );
 
-    // Exactly the 7 valid events reached Kafka, filled and mapped.
+    // Exactly the 7 valid events reached Kafka, filled and mapped, timestamped with the time
+    // their request was received (not their event time, 2026-11-30).
+    let ended = now_ms();
     let records = read_topic(s, &topic, 7);
     let events: Vec<events::WebEvent> = records
         .iter()
@@ -543,9 +608,66 @@ async fn collector_answers_bad_requests_and_stays_up() {
         assert_eq!(event.browser.as_deref(), Some("Chrome"));
         assert_eq!(event.os.as_deref(), Some("Linux"));
         assert_eq!(record.key, event.session_id.as_bytes());
-        assert_eq!(record.timestamp_ms, Some(event.event_time_ms));
+        let ts = record.timestamp_ms.unwrap();
+        assert!(
+            (began..=ended).contains(&ts),
+            "{ts} not in {began}..={ended}"
+        );
+        assert_eq!(event.clock_skew_ms, None, "corrected without sent_at");
     }
     c.assert_running();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collector_timestamps_records_with_the_receipt_time_even_for_far_future_events() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_future");
+    create_topic(s, &topic, 1).await.unwrap();
+    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let client = reqwest::Client::new();
+    // 2038-01-19T03:14:08Z (one second past 32-bit time), and one day ahead of now: Kafka
+    // refuses record timestamps more than 1 h ahead (log.message.timestamp.after.max.ms), so
+    // these are accepted only because the timestamp is the receipt time.
+    let y2038 = 2_147_483_648_000;
+    let tomorrow = now_ms() + 86_400_000;
+    let mut windows = BTreeMap::new();
+    for (id, time) in [
+        ("ev-2038", "\"2038-01-19T03:14:08Z\"".to_owned()),
+        (
+            "ev-tomorrow",
+            format!("\"{}\"", events::format_event_time(tomorrow).unwrap()),
+        ),
+    ] {
+        let beacon = format!(
+            r#"{{"event_id":"{id}","user_id":"u","session_id":"s-{id}","event_type":"page_view","page_url":"/","event_time":{time}}}"#
+        );
+        let before = now_ms();
+        let (status, body, _) = post(&client, &c, beacon).await;
+        let after = now_ms();
+        assert_eq!(status, StatusCode::NO_CONTENT, "{id}: {body}");
+        windows.insert(id.to_owned(), (before, after));
+    }
+    let records = read_topic(s, &topic, 2);
+    for record in &records {
+        let event = events::parse(&record.value).unwrap();
+        let (before, after) = windows[&event.event_id];
+        let ts = record.timestamp_ms.unwrap();
+        assert!(
+            (before..=after).contains(&ts),
+            "{}: timestamp {ts} outside the request's {before}..={after}",
+            event.event_id
+        );
+        let want = if event.event_id == "ev-2038" {
+            y2038
+        } else {
+            tomorrow
+        };
+        assert_eq!(
+            event.event_time_ms, want,
+            "the event time is kept in the value"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -571,21 +693,33 @@ async fn collector_answers_503_with_retry_after_when_the_kafka_queue_is_full() {
     assert_eq!(health.status(), StatusCode::OK);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn headless_chromium_sends_beacons_that_reach_kafka() {
+/// What a headless-Chromium run of the test page left on Kafka.
+struct BrowserRun {
+    /// The browser's `navigator.userAgent`.
+    user_agent: String,
+    /// The records on the topic, each with its value as JSON (keeps `sent_at`) and as event.
+    records: Vec<(Record, serde_json::Value, events::WebEvent)>,
+    /// Wall clock (UTC epoch ms) when the browser started and when it had finished.
+    began_ms: i64,
+    ended_ms: i64,
+}
+
+/// Serves a test page that includes the collector's `collect.js` (from another origin, as on a
+/// real site), runs `tests/browser/beacon.mjs` on it with `options` (load, click, scroll) and
+/// returns the records on `topic` once at least `min_records` are there (at most 30 s).
+async fn browse(
+    s: &Stack,
+    c: &Collector,
+    topic: &str,
+    options: &[&str],
+    min_records: usize,
+) -> BrowserRun {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
         "playwright-core is not installed: run `npm ci --prefix tests/browser` \
          (and `apt-get install chromium` for /usr/bin/chromium)"
     );
-    let s = stack();
-    let _claim = s.shared();
-    let topic = unique_name("producer_browser");
-    create_topic(s, &topic, 1).await.unwrap();
-    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
-
-    // The test page, from another origin (port) than the collector, as on a real site.
     let page = format!(
         "<!doctype html><html><head><title>shop</title>\
          <script src=\"{}/collect.js\" async></script></head>\
@@ -596,11 +730,13 @@ async fn headless_chromium_sends_beacons_that_reach_kafka() {
     let page_url = format!("http://{}/shop", site.local_addr().unwrap());
     let server = tokio::spawn(wa_tests::web::serve_page(site, page));
 
+    let began_ms = now_ms();
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new("node")
             .arg(browser_dir.join("beacon.mjs"))
             .arg(&page_url)
+            .args(options)
             .kill_on_drop(true)
             .output(),
     )
@@ -614,24 +750,47 @@ async fn headless_chromium_sends_beacons_that_reach_kafka() {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+    let ended_ms = now_ms();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let user_agent = report["user_agent"].as_str().unwrap();
-    assert!(
-        user_agent.contains("Chrome/") && user_agent.contains("Linux"),
-        "{user_agent}"
-    );
 
-    // page_view, click and scroll arrive, with the user agent mapped to browser and os.
     let consumer: BaseConsumer = kafka_config(s).create().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while records_on(&consumer, &topic) < 3 && Instant::now() < deadline {
+    while records_on(&consumer, topic) < min_records && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let records = read_topic(s, &topic, records_on(&consumer, &topic));
-    let events: Vec<events::WebEvent> = records
-        .iter()
-        .map(|r| events::parse(&r.value).unwrap())
+    let records = read_topic(s, topic, records_on(&consumer, topic))
+        .into_iter()
+        .map(|r| {
+            let json = serde_json::from_slice(&r.value).unwrap();
+            let event = events::parse(&r.value).unwrap();
+            (r, json, event)
+        })
         .collect();
+    BrowserRun {
+        user_agent: report["user_agent"].as_str().unwrap().to_owned(),
+        records,
+        began_ms,
+        ended_ms,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn headless_chromium_sends_beacons_that_reach_kafka() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_browser");
+    create_topic(s, &topic, 1).await.unwrap();
+    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let run = browse(s, &c, &topic, &[], 3).await;
+    assert!(
+        run.user_agent.contains("Chrome/") && run.user_agent.contains("Linux"),
+        "{}",
+        run.user_agent
+    );
+
+    // page_view, click and scroll arrive, with the user agent mapped to browser and os, a
+    // UUID v4 made by the page, and sent_at; a right clock needs next to no correction.
+    let events: Vec<&events::WebEvent> = run.records.iter().map(|(_, _, e)| e).collect();
     let types: std::collections::BTreeSet<&str> =
         events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
@@ -639,13 +798,117 @@ async fn headless_chromium_sends_beacons_that_reach_kafka() {
         ["click", "page_view", "scroll"].into_iter().collect(),
         "{events:?}"
     );
-    for event in &events {
+    for (record, json, event) in &run.records {
         assert_eq!(event.browser.as_deref(), Some("Chrome"));
         assert_eq!(event.os.as_deref(), Some("Linux"));
         assert_eq!(event.page_url, "/shop");
         assert_eq!(event.session_id, events[0].session_id);
+        let id = uuid::Uuid::parse_str(&event.event_id).unwrap();
+        assert_eq!(id.get_version_num(), 4, "{id}");
         assert!((event.event_time_ms - now_ms()).abs() < 120_000);
+        assert!(json["sent_at"].is_i64(), "{json}");
+        let skew = event.clock_skew_ms.expect("corrected with sent_at");
+        assert!(skew.abs() < 5_000, "clock skew {skew} ms on one machine");
+        let ts = record.timestamp_ms.unwrap();
+        assert!((run.began_ms..=run.ended_ms).contains(&ts));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_clock_three_days_ahead_is_corrected_at_the_collector() {
+    const THREE_DAYS_MS: i64 = 3 * 86_400_000;
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_skew");
+    create_topic(s, &topic, 1).await.unwrap();
+    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let run = browse(
+        s,
+        &c,
+        &topic,
+        &[&format!("--clock-offset-ms={THREE_DAYS_MS}")],
+        3,
+    )
+    .await;
+    assert!(run.records.len() >= 3, "{} records", run.records.len());
+    for (record, json, event) in &run.records {
+        // The page sent times 3 days ahead (sent_at is kept as sent)…
+        let sent_at = json["sent_at"].as_i64().unwrap();
+        assert!(
+            (sent_at - THREE_DAYS_MS - run.began_ms) > -5_000
+                && sent_at - THREE_DAYS_MS <= run.ended_ms + 5_000,
+            "sent_at {sent_at} is not 3 days ahead"
+        );
+        // …and the collector put the events back on the real clock.
+        let skew = event.clock_skew_ms.expect("corrected");
+        assert!(
+            (skew + THREE_DAYS_MS).abs() < 5_000,
+            "clock_skew_ms {skew}, expected about -{THREE_DAYS_MS}"
+        );
+        assert!(
+            event.event_time_ms >= run.began_ms - 5_000
+                && event.event_time_ms <= run.ended_ms + 5_000,
+            "{}: event time {} not within a few seconds of the real time {}..={}",
+            event.event_type,
+            event.event_time_ms,
+            run.began_ms,
+            run.ended_ms
+        );
+        let ts = record.timestamp_ms.unwrap();
+        assert!((run.began_ms..=run.ended_ms).contains(&ts));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_beacon_re_sent_after_a_lost_response_keeps_its_event_id() {
+    let s = stack();
+    let _claim = s.shared();
+    let topic = unique_name("producer_resend");
+    create_topic(s, &topic, 1).await.unwrap();
+    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    // The first fetch (the page_view) reaches the collector, but its response is lost:
+    // collect.js sends it again 1 s later.
+    let run = browse(s, &c, &topic, &["--lose-first-response"], 4).await;
+    let mut by_id: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
+    for (_, json, event) in &run.records {
+        by_id.entry(event.event_id.as_str()).or_default().push(json);
+    }
+    let sent_twice: Vec<(&&str, &Vec<&serde_json::Value>)> = by_id
+        .iter()
+        .filter(|(_, copies)| copies.len() > 1)
+        .collect();
+    assert_eq!(
+        sent_twice.len(),
+        1,
+        "exactly one event should be re-sent: {:?}",
+        run.records.iter().map(|(_, j, _)| j).collect::<Vec<_>>()
+    );
+    let (id, copies) = sent_twice[0];
+    assert_eq!(copies.len(), 2, "{id} sent {} times", copies.len());
+    assert!(uuid::Uuid::parse_str(id).is_ok());
+    assert_eq!(copies[0]["event_type"], "page_view");
+    for field in ["event_type", "session_id", "user_id", "page_url"] {
+        assert_eq!(copies[0][field], copies[1][field], "{field}");
+    }
+    // Each attempt says when it left: the re-send about 1 s after the first.
+    let sent_at: Vec<i64> = copies
+        .iter()
+        .map(|c| c["sent_at"].as_i64().unwrap())
+        .collect();
+    assert!(
+        (sent_at[1] - sent_at[0]).abs() >= 900,
+        "sent_at of the two attempts: {sent_at:?}"
+    );
+    // click and scroll, sent once each, arrived too.
+    let types: std::collections::BTreeSet<&str> = run
+        .records
+        .iter()
+        .map(|(_, _, e)| e.event_type.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["click", "page_view", "scroll"].into_iter().collect()
+    );
 }
 
 fn now_ms() -> i64 {
