@@ -189,6 +189,12 @@ pub fn raw_web_events_batch(events: &[WebEvent]) -> RecordBatch {
         Arc::new(TimestampMillisecondArray::from_iter_values(
             events.iter().map(|e| e.event_time_ms),
         )) as ArrayRef,
+        Arc::new(
+            events
+                .iter()
+                .map(|e| e.clock_skew_ms)
+                .collect::<Int64Array>(),
+        ) as ArrayRef,
     ];
     RecordBatch::try_new(hive::Table::RawWebEvents.arrow_schema(), columns)
         .expect("the fixture columns match raw_web_events")
