@@ -25,6 +25,8 @@ use wa_tests::{stack, unique_name};
 enum Cell {
     Str(Option<String>),
     Int(i64),
+    /// A nullable integer; `None` for SQL NULL.
+    OptInt(Option<i64>),
     /// `yyyy-MM-dd HH:mm:ss.SSS`, UTC.
     Time(Option<String>),
     Bytes(Vec<u8>),
@@ -75,6 +77,7 @@ fn batch(table: Table, rows: &[Vec<Cell>]) -> RecordBatch {
                     let mut b = Int64Builder::new();
                     cells.for_each(|c| match c {
                         Int(v) => b.append_value(v),
+                        OptInt(v) => b.append_option(v),
                         c => bad(c),
                     });
                     Arc::new(b.finish())
@@ -125,6 +128,7 @@ fn cells(tables: &Tables) -> Vec<(Table, String, Vec<Cell>)> {
             Str(r.os.clone()),
             Str(r.country.clone()),
             Time(Some(r.event_time.clone())),
+            OptInt(r.clock_skew_ms),
         ];
         out.push((Table::RawWebEvents, r.dt.clone(), row));
     }
