@@ -7,9 +7,15 @@
 //!   producer's `--log` and the records the test produced itself. And for every
 //!   `(page_url, event_type)`, the `event_count` summed over `page_analytics` plus the late
 //!   events equals the rows in `raw_web_events`.
-//! - **A real browser.** Headless Chromium loads a page with the collector's snippet; its
-//!   beacons go through `wa-producer serve`, Kafka and the dataflow, and show up in
-//!   `raw_web_events` and `page_analytics`.
+//! - **Real browsers, resends and wrong clocks.** Headless Chromium loads a page with the
+//!   collector's snippet three times — plainly, losing its first beacon response (so the page
+//!   re-sends that beacon with the same `event_id`), and with its clock 3 days ahead — and two
+//!   beacons dated 2038 and one day ahead are posted by hand. Everything goes through
+//!   `wa-producer serve`, Kafka, the archiver and the dataflow: each event is in
+//!   `raw_web_events` once (the re-sent one too), the 3-days-ahead events carry corrected
+//!   times and their `clock_skew_ms`, `page_analytics` counts each once, the far-future
+//!   beacons are in `rejected_web_events` as `event_time_in_future`, and the archive holds
+//!   every record of the topic: nothing answered 204 is lost.
 
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
@@ -27,8 +33,8 @@ use std::time::{Duration, Instant};
 
 use support::*;
 use wa_tests::dataflow::{init_database, Dataflow, DataflowOptions};
-use wa_tests::oracle::{Expected, OracleConfig};
-use wa_tests::{binary, create_topic, stack, unique_name};
+use wa_tests::oracle::{Expected, OracleConfig, Tables};
+use wa_tests::{binary, stack};
 
 const MINUTE_MS: i64 = 60_000;
 const LATENESS_MS: i64 = 3_000;
@@ -184,8 +190,35 @@ fn acceptance_seed_queries_and_every_count_equal_ground_truth() {
     stream.remove_log();
 }
 
+/// One visit of headless Chromium to `page_url` (a page with the collector's snippet) with
+/// `beacon.mjs` options; returns the wall clock (UTC epoch ms) before and after it.
+fn visit(browser_dir: &Path, page_url: &str, options: &[&str]) -> (i64, i64) {
+    let began = now_ms();
+    let output = Command::new("node")
+        .arg(browser_dir.join("beacon.mjs"))
+        .arg(page_url)
+        .args(options)
+        .output()
+        .expect("running node (install nodejs)");
+    assert!(
+        output.status.success(),
+        "beacon.mjs {options:?} failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (began, now_ms())
+}
+
+/// `yyyy-MM-dd HH:mm:ss[.fff]` (UTC, as Hive prints a TIMESTAMP) in UTC epoch ms.
+fn hive_time_ms(ts: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(ts, "%Y-%m-%d %H:%M:%S%.f")
+        .unwrap_or_else(|e| panic!("{ts}: {e}"))
+        .and_utc()
+        .timestamp_millis()
+}
+
 #[test]
-fn a_real_browser_shows_up_in_raw_web_events_and_page_analytics() {
+fn real_browsers_resends_and_wrong_clocks_land_once_in_the_right_tables() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").is_dir(),
@@ -194,10 +227,11 @@ fn a_real_browser_shows_up_in_raw_web_events_and_page_analytics() {
     );
     let s = stack();
     let _claim = s.shared();
-    let topic = unique_name("e2e_browser");
-    block_on(create_topic(s, &topic, 2)).unwrap();
-    let database = unique_name("e2e_browser");
+    // The archiver and the dataflow share one topic and one database.
+    let archive = block_on(archiver_support::Setup::new(s, "e2e_browser", 2));
+    let (topic, database) = (archive.topic.clone(), archive.database.clone());
     init_database(s, &database).unwrap();
+    let archiver = archive.start(s);
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // The collector.
@@ -229,7 +263,37 @@ fn a_real_browser_shows_up_in_raw_web_events_and_page_analytics() {
     options.idle_timeout = Duration::from_secs(2);
     let mut df = Dataflow::start(s, &options).unwrap();
 
-    // A page on another origin, with the collector's snippet, visited by Chromium.
+    // Beacons from clocks far ahead (2038, and one day): accepted with 204, as a collector
+    // cannot judge a clock; the dataflow rejects them.
+    let client = reqwest::Client::new();
+    let tomorrow = chrono::DateTime::from_timestamp_millis(now_ms() + 86_400_000)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let future = [
+        ("e2e-future-2038", "2038-01-19T03:14:08Z".to_owned()),
+        ("e2e-future-1d", tomorrow),
+    ];
+    for (id, time) in &future {
+        let body = format!(
+            r#"{{"event_id":"{id}","user_id":"u-future","session_id":"s-future","event_type":"page_view","page_url":"/future","event_time":"{time}"}}"#
+        );
+        let status = runtime
+            .block_on(
+                client
+                    .post(format!("{collector_base}/collect"))
+                    .body(body)
+                    .send(),
+            )
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 204, "beacon dated {time}");
+    }
+
+    // Three visits to a page on another origin with the collector's snippet (the test site
+    // serves it at any path, and the path names the visit): a plain one, one whose first
+    // beacon response is lost (collect.js re-sends it with its event_id), and one from a
+    // device whose clock runs 3 days ahead.
+    const AHEAD_MS: i64 = 3 * 86_400_000;
     let page = format!(
         "<!doctype html><html><head><title>shop</title>\
          <script src=\"{collector_base}/collect.js\" async></script></head>\
@@ -238,69 +302,184 @@ fn a_real_browser_shows_up_in_raw_web_events_and_page_analytics() {
     let site = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
-    let page_url = format!("http://{}/shop", site.local_addr().unwrap());
+    let site_base = format!("http://{}", site.local_addr().unwrap());
     let server = runtime.spawn(wa_tests::web::serve_page(site, page));
-    let output = Command::new("node")
-        .arg(browser_dir.join("beacon.mjs"))
-        .arg(&page_url)
-        .output()
-        .expect("running node (install nodejs)");
+    visit(&browser_dir, &format!("{site_base}/shop"), &[]);
+    visit(
+        &browser_dir,
+        &format!("{site_base}/flaky"),
+        &["--lose-first-response"],
+    );
+    let (ahead_began, ahead_ended) = visit(
+        &browser_dir,
+        &format!("{site_base}/ahead"),
+        &[&format!("--clock-offset-ms={AHEAD_MS}")],
+    );
     server.abort();
+    let pages = ["/shop", "/flaky", "/ahead"];
+
+    // What the topic holds: every beacon, the re-sent one twice.
+    let on_topic: Vec<events::WebEvent> = wa_tests::read_topic(s, &topic)
+        .unwrap()
+        .iter()
+        .map(|r| events::parse(&r.value).unwrap())
+        .collect();
+    let mut ids: Vec<&str> = on_topic.iter().map(|e| e.event_id.as_str()).collect();
+    ids.sort_unstable();
+    let records = ids.len();
+    ids.dedup();
     assert!(
-        output.status.success(),
-        "beacon.mjs failed: {}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+        ids.len() < records,
+        "no event_id reached the topic twice: the lost response was not re-sent ({on_topic:?})"
+    );
+    assert!(
+        future
+            .iter()
+            .all(|(id, _)| on_topic.iter().any(|e| e.event_id == *id)),
+        "a far-future beacon answered 204 is not on the topic"
     );
 
-    // The beacons' windows close within window + lateness + idle timeout; allow commits.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let (raw, counted) = loop {
+    // The visits' windows close within window + lateness + idle timeout; allow commits, and
+    // the archiver's roll interval.
+    let archive_table = format!("{database}.raw_web_events_json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (tables, archived) = loop {
         df.ensure_running().unwrap();
-        let raw: Vec<(String, String, String)> = s
+        let tables = Tables::read(s, &database).unwrap();
+        let archived: Vec<(i64, i64)> = s
             .query(&format!(
-                "SELECT event_type, page_url, browser FROM {database}.raw_web_events"
+                "SELECT COUNT(*), COUNT(CASE WHEN line LIKE '%e2e-future-%' THEN 1 END) \
+                 FROM {archive_table}"
             ))
             .unwrap()
             .rows_as()
             .unwrap();
-        let counted: Vec<(String, i64)> = s
-            .query(&format!(
-                "SELECT event_type, SUM(event_count) FROM {database}.page_analytics \
-                 WHERE page_url = '/shop' GROUP BY event_type"
-            ))
-            .unwrap()
-            .rows_as()
-            .unwrap();
-        let kinds = |v: &[(String, i64)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-        if kinds(&counted).len() >= 3 || Instant::now() > deadline {
-            break (raw, counted);
+        let kinds = |page: &str| {
+            let mut k: Vec<&str> = tables
+                .page
+                .iter()
+                .filter(|r| r.page_url == page)
+                .map(|r| r.event_type.as_str())
+                .collect();
+            k.sort_unstable();
+            k.dedup();
+            k.len()
+        };
+        let done = pages.iter().all(|p| kinds(p) >= 3)
+            && tables.rejected.len() >= future.len()
+            && archived[0].0 >= records as i64;
+        if done || Instant::now() > deadline {
+            break (tables, archived[0]);
         }
         std::thread::sleep(Duration::from_secs(3));
     };
     df.kill().unwrap();
+    archiver.stop();
     drop(collector);
 
-    let mut types: Vec<&str> = raw.iter().map(|(k, _, _)| k.as_str()).collect();
-    types.sort_unstable();
-    types.dedup();
+    // Nothing answered 204 is lost: every record in the archive, the far-future ones too.
     assert_eq!(
-        types,
-        ["click", "page_view", "scroll"],
-        "raw_web_events: {raw:?}"
+        archived,
+        (records as i64, future.len() as i64),
+        "{archive_table}: (records, far-future records)"
     );
-    assert!(
-        raw.iter()
-            .all(|(_, page, browser)| page == "/shop" && browser == "Chrome"),
-        "raw_web_events: {raw:?}"
+    // The far-future beacons are rejected, with the reason; nothing else is.
+    let mut rejected: Vec<(String, String)> = tables
+        .rejected
+        .iter()
+        .map(|r| {
+            let raw = (0..r.raw_value_hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&r.raw_value_hex[i..i + 2], 16).unwrap())
+                .collect::<Vec<u8>>();
+            (events::parse(&raw).unwrap().event_id, r.reason.clone())
+        })
+        .collect();
+    rejected.sort();
+    assert_eq!(
+        rejected,
+        vec![
+            (
+                "e2e-future-1d".to_owned(),
+                "event_time_in_future".to_owned()
+            ),
+            (
+                "e2e-future-2038".to_owned(),
+                "event_time_in_future".to_owned()
+            ),
+        ],
+        "rejected_web_events"
     );
-    let counted: BTreeMap<String, i64> = counted.into_iter().collect();
-    for kind in ["click", "page_view", "scroll"] {
-        let in_raw = raw.iter().filter(|(k, _, _)| k == kind).count() as i64;
+
+    // One row per event: the re-sent beacon once.
+    let raw = &tables.raw;
+    let mut raw_ids: Vec<&str> = raw.iter().map(|r| r.event_id.as_str()).collect();
+    raw_ids.sort_unstable();
+    raw_ids.dedup();
+    assert_eq!(
+        raw_ids.len(),
+        raw.len(),
+        "raw_web_events holds an event_id twice: {raw:?}"
+    );
+    assert_eq!(
+        raw.len(),
+        ids.len() - future.len(),
+        "raw_web_events: every distinct event but the far-future ones"
+    );
+    for page in pages {
+        let mut types: Vec<&str> = raw
+            .iter()
+            .filter(|r| r.page_url == page)
+            .map(|r| r.event_type.as_str())
+            .collect();
+        types.sort_unstable();
+        types.dedup();
         assert_eq!(
-            counted.get(kind).copied(),
-            Some(in_raw),
-            "page_analytics count of {kind} (raw: {raw:?})"
+            types,
+            ["click", "page_view", "scroll"],
+            "raw_web_events of {page}: {raw:?}"
         );
     }
+    assert!(
+        raw.iter()
+            .all(|r| r.browser.as_deref() == Some("Chrome") && pages.contains(&r.page_url.as_str())),
+        "raw_web_events: {raw:?}"
+    );
+    // The clock 3 days ahead: corrected to the real time, with the correction shown.
+    for r in raw.iter().filter(|r| r.page_url == "/ahead") {
+        let skew = r
+            .clock_skew_ms
+            .unwrap_or_else(|| panic!("no clock_skew_ms: {r:?}"));
+        assert!(
+            (skew + AHEAD_MS).abs() < 60_000,
+            "clock_skew_ms {skew} is not about −3 days: {r:?}"
+        );
+        let t = hive_time_ms(&r.event_time);
+        assert!(
+            (ahead_began - 60_000..=ahead_ended + 60_000).contains(&t),
+            "event_time {} not corrected to the visit's real time: {r:?}",
+            r.event_time
+        );
+    }
+    assert!(
+        raw.iter()
+            .filter(|r| r.page_url != "/ahead")
+            .all(|r| r.clock_skew_ms.is_none_or(|skew| skew.abs() < 60_000)),
+        "a right clock needs next to no correction: {raw:?}"
+    );
+    // Every event on time: page_analytics counts each once.
+    assert!(tables.late.is_empty(), "late_web_events: {:?}", tables.late);
+    let mut counted: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for p in &tables.page {
+        *counted.entry((&p.page_url, &p.event_type)).or_default() += p.event_count;
+    }
+    let mut in_raw: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for r in raw {
+        *in_raw.entry((&r.page_url, &r.event_type)).or_default() += 1;
+    }
+    assert_eq!(
+        counted, in_raw,
+        "page_analytics vs raw_web_events per (page, type)"
+    );
+    block_on(archive.cleanup(s));
 }
