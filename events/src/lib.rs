@@ -1,4 +1,4 @@
-//! The web analytics event model (SPEC §2), shared by the producer, the archiver and the
+//! The web analytics event model (schema: `events/README.md`), shared by the producer, the archiver and the
 //! dataflow: one definition of an event, the one way to parse a Kafka record value into it,
 //! and the one way to write it back on the wire.
 //!
@@ -8,7 +8,7 @@
 //!   snake_case name, usable as a metric label and in a `rejected_web_events.reason` column.
 //!   It never panics and its cost is linear in the input length (bounded by
 //!   [`MAX_EVENT_BYTES`]).
-//! - [`WebEvent::to_json`] is the wire form: a JSON object with the SPEC §2 field names and
+//! - [`WebEvent::to_json`] is the wire form: a JSON object with the event field names and
 //!   `event_time` as RFC 3339 UTC with milliseconds (`2026-11-30T04:08:19.123Z`).
 //!
 //! The crate depends on no other crate of ours, so every component can use it and
@@ -30,10 +30,10 @@ pub use time::{format_event_time, parse_event_time, MAX_EVENT_TIME_MS, MIN_EVENT
 /// (`page_url` is at most [`MAX_PAGE_URL_BYTES`]).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 
-/// Longest `page_url` accepted, in bytes of UTF-8 (SPEC §2).
+/// Longest `page_url` accepted, in bytes of UTF-8 (schema: `events/README.md`).
 pub const MAX_PAGE_URL_BYTES: usize = 2048;
 
-/// One valid web analytics event (SPEC §2).
+/// One valid web analytics event (schema: `events/README.md`).
 ///
 /// Every [`WebEvent`] returned by [`parse`] satisfies [`WebEvent::validate`]; one built by
 /// hand should be checked with it before it is sent.
@@ -142,7 +142,7 @@ struct RawEvent<'a> {
 /// Parses one Kafka record value (or one collector item) into a valid [`WebEvent`].
 ///
 /// Accepted: a UTF-8 JSON object (surrounding whitespace allowed) of at most
-/// [`MAX_EVENT_BYTES`] bytes with the SPEC §2 fields. `event_time` is an RFC 3339 string
+/// [`MAX_EVENT_BYTES`] bytes with the event fields. `event_time` is an RFC 3339 string
 /// (any offset, converted to UTC; fractions below a millisecond are truncated) or an integer
 /// of epoch milliseconds. `clock_skew_ms`, when present, is an integer of milliseconds.
 /// Optional fields may be absent or `null`. Unknown fields are ignored, whatever they hold.
@@ -150,7 +150,7 @@ struct RawEvent<'a> {
 /// # Errors
 /// A [`Rejection`] with the first rule broken, checked in this order: [`RejectReason::Oversize`],
 /// [`RejectReason::InvalidUtf8`], [`RejectReason::NotJson`], [`RejectReason::NotObject`],
-/// [`RejectReason::DuplicateField`], then per field in SPEC order
+/// [`RejectReason::DuplicateField`], then per field in schema order
 /// [`RejectReason::MissingField`] (absent or `null`), [`RejectReason::WrongType`],
 /// [`RejectReason::EmptyField`], [`RejectReason::PageUrlTooLong`],
 /// [`RejectReason::InvalidCountry`], [`RejectReason::InvalidEventTime`]; a `clock_skew_ms` that is
@@ -330,7 +330,7 @@ fn json_kind(value: &RawValue) -> &'static str {
 }
 
 impl WebEvent {
-    /// Checks the SPEC §2 rules that the types do not: required strings non-empty,
+    /// Checks the event rules (`events/README.md`) that the types do not: required strings non-empty,
     /// `page_url` at most [`MAX_PAGE_URL_BYTES`], `country` two ASCII uppercase letters,
     /// `event_time_ms` within [`MIN_EVENT_TIME_MS`]`..=`[`MAX_EVENT_TIME_MS`].
     ///
@@ -380,7 +380,7 @@ impl WebEvent {
         Ok(())
     }
 
-    /// The wire form: one JSON object, fields in SPEC §2 order, optional fields as `null`
+    /// The wire form: one JSON object, fields in schema order, optional fields as `null`
     /// when unknown, `event_time` as RFC 3339 UTC with milliseconds
     /// (`"2026-11-30T04:08:19.123Z"`), then `clock_skew_ms` only when it is `Some`. [`parse`]
     /// of the result gives back `self`.

@@ -18,7 +18,7 @@ pub enum RejectReason {
     NotJson,
     /// `not_object`: valid JSON, but not an object (an array, a string, a number, …).
     NotObject,
-    /// `duplicate_field`: a SPEC §2 field appears twice in the object.
+    /// `duplicate_field`: an event field appears twice in the object.
     DuplicateField,
     /// `missing_field`: a required field is absent or `null`.
     MissingField,
@@ -89,7 +89,7 @@ impl fmt::Display for RejectReason {
 pub struct Rejection {
     /// The machine-readable reason.
     pub reason: RejectReason,
-    /// The SPEC §2 field at fault, e.g. `"page_url"`; `None` for whole-record reasons.
+    /// The event field at fault, e.g. `"page_url"`; `None` for whole-record reasons.
     pub field: Option<&'static str>,
     /// What exactly was wrong, for logs and HTTP responses.
     pub detail: String,

@@ -13,7 +13,7 @@ pub const DEFAULT_METASTORE_URI: &str = "thrift://127.0.0.1:9083";
 pub const DEFAULT_HDFS_URL: &str = "hdfs://127.0.0.1:9000";
 /// Default warehouse: Hive's default `hive.metastore.warehouse.dir`, on the default NameNode.
 pub const DEFAULT_WAREHOUSE: &str = "hdfs://127.0.0.1:9000/user/hive/warehouse";
-/// Default database: `default`, so the seed's sample queries run as written (SPEC §3).
+/// Default database: `default`, so the seed's sample queries run as written (`hive/README.md`).
 pub const DEFAULT_DATABASE: &str = "default";
 /// Default time one metastore call may take before it counts as failed: 10 s.
 pub const DEFAULT_METASTORE_TIMEOUT: Duration = Duration::from_secs(10);

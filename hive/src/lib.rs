@@ -1,4 +1,4 @@
-//! The Hive layer: how our results become Hive tables (SPEC §3).
+//! The Hive layer: how our results become Hive tables (`hive/README.md`).
 //!
 //! - [`ddl`]: the table definitions in `hive/ddl/*.sql`, the one source of truth, parsed.
 //! - [`Table`]: our four tables, each with its parsed DDL and its Arrow schema.

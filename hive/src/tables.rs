@@ -7,7 +7,7 @@ use arrow::datatypes::SchemaRef;
 use crate::ddl::TableDef;
 use crate::schema::arrow_schema;
 
-/// One of the Hive tables this crate owns (SPEC §3). Every table is external, stored as ORC and
+/// One of the Hive tables this crate owns (`hive/README.md`). Every table is external, stored as ORC and
 /// partitioned by `dt STRING` (a UTC date, `YYYY-MM-DD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -180,7 +180,7 @@ mod tests {
                 .hive_type,
             HiveType::Bigint
         );
-        // A late event carries every SPEC column of a valid event (all of raw_web_events but
+        // A late event carries every schema column of a valid event (all of raw_web_events but
         // the collector's `clock_skew_ms`), in the same order, first.
         let raw = names(Table::RawWebEvents);
         let spec = &raw[..raw.len() - 1];

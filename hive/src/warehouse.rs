@@ -98,7 +98,7 @@ impl Shared {
     }
 }
 
-/// Our tables in one Hive database (SPEC §3): where their files go on HDFS and how their
+/// Our tables in one Hive database (`hive/README.md`): where their files go on HDFS and how their
 /// partitions reach the metastore. Cheap to clone; clones share one background partition
 /// committer (see [`crate::registrar`]). Must be used inside a tokio runtime.
 #[derive(Clone)]

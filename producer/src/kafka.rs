@@ -129,7 +129,7 @@ impl EventProducer {
             .set("bootstrap.servers", &args.brokers)
             // Names us in broker logs, quotas and metrics.
             .set("client.id", "wa-producer")
-            // SPEC §6: no duplicates or reordering within a partition when librdkafka
+            // No duplicates or reordering within a partition when librdkafka
             // retries (implies acks=all and max.in.flight ≤ 5).
             .set("enable.idempotence", "true")
             // Said explicitly (idempotence requires it): a record counts as delivered only

@@ -1,4 +1,4 @@
-//! `wa-producer`: puts browser events on the `web_analytics` Kafka topic (SPEC §6).
+//! `wa-producer`: puts browser events on the `web_analytics` Kafka topic (`producer/README.md`).
 //!
 //! - `simulate` ([`simulate`]): seeded, reproducible traffic from the [`generator`] model
 //!   (users, sessions, Zipf page popularity, out-of-order and late events for testing).

@@ -1,4 +1,4 @@
-//! A corpus of malformed Kafka records, one per kind, each with the rejection reason SPEC §2
+//! A corpus of malformed Kafka records, one per kind, each with the rejection reason the event rules (`events/README.md`)
 //! gives it: what the fault suite mixes into a valid stream to show that bad input is kept
 //! (in `rejected_web_events` and in the raw archive) and never crashes or stalls a process.
 //!

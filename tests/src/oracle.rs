@@ -2,7 +2,7 @@
 //! hold for a given Kafka topic content, the way differential dataflow's own tests compare an
 //! incremental result with a from-scratch recomputation.
 //!
-//! Nothing here uses the `dataflow` crate. The rules are SPEC §2–§4, written out plainly:
+//! Nothing here uses the `dataflow` crate. The rules are those of `docs/dataflow-design.md`, written out plainly:
 //!
 //! - **Where records are.** A [`Layout`] predicts each record's partition and offset: the
 //!   producer keys events by `session_id` and partitions with Kafka's murmur2
