@@ -92,8 +92,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
         "recovered from the archive"
     );
 
-    let catalog = catalog::spawn(CatalogConfig {
-        metastore: catalog::resolve_metastore(&args.metastore_uri).await?,
+    let metastore = catalog::connect(&args.metastore_uri).await?;
+    let catalog = catalog::spawn(metastore, CatalogConfig {
+        metastore_uri: args.metastore_uri.clone(),
         database: args.hive_database.clone(),
         table: args.hive_table.clone(),
         location: format!(

@@ -14,15 +14,26 @@
 //! )
 //! [COMMENT '…']
 //! PARTITIONED BY (column TYPE [COMMENT '…'], …)
-//! STORED AS ORC
+//! STORED AS ORC | TEXTFILE
 //! LOCATION '${DB_LOCATION}/…';
 //! ```
 //!
-//! `TYPE` is one of `STRING`, `BIGINT`, `INT`, `TIMESTAMP`, `BINARY` (the types we write).
+//! `TYPE` is one of `STRING`, `BIGINT`, `INT`, `TIMESTAMP`, `BINARY` (the types we write). A
+//! column name may be quoted with backticks (`` `date` ``, a reserved word in Hive SQL).
 //! `--` comments are ignored. `${DATABASE}` and `${DB_LOCATION}` are placeholders filled by
-//! [`TableDef::render`] (and by beeline's `--hivevar` when the files are run by hand).
+//! [`TableDef::render`] (and by beeline's `--hivevar` when the files are run by hand); the
+//! archive's table is placed by `${ARCHIVE_ROOT}` instead ([`crate::archive`]).
 
 use std::fmt;
+
+/// How a table's files are stored (`STORED AS …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFormat {
+    /// `ORC`: the dataflow's tables, written through [`crate::orc`].
+    Orc,
+    /// `TEXTFILE`: one line per row, read with `LazySimpleSerDe` (the raw archive).
+    TextFile,
+}
 
 /// A Hive column type that our ORC writer produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +103,8 @@ pub struct TableDef {
     pub partition_keys: Vec<ColumnDef>,
     /// The table `COMMENT '…'`, if any.
     pub comment: Option<String>,
+    /// `STORED AS …`.
+    pub format: StorageFormat,
     /// The `LOCATION` with its `${DB_LOCATION}` placeholder unfilled.
     pub location_template: String,
     /// The DDL text as written, placeholders unfilled.
@@ -130,6 +143,8 @@ pub enum DdlError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok {
     Word(String),
+    /// A backtick-quoted identifier.
+    Quoted(String),
     Str(String),
     Placeholder(String),
     Punct(char),
@@ -138,7 +153,7 @@ enum Tok {
 impl fmt::Display for Tok {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Tok::Word(w) => write!(f, "`{w}`"),
+            Tok::Word(w) | Tok::Quoted(w) => write!(f, "`{w}`"),
             Tok::Str(s) => write!(f, "'{s}'"),
             Tok::Placeholder(p) => write!(f, "${{{p}}}"),
             Tok::Punct(c) => write!(f, "`{c}`"),
@@ -185,6 +200,13 @@ fn tokenize(sql: &str) -> Result<Vec<(usize, Tok)>, DdlError> {
                 }
             }
             toks.push((start, Tok::Str(value)));
+        } else if c == b'`' {
+            let start = i;
+            let end = sql[i + 1..]
+                .find('`')
+                .ok_or_else(|| syntax(start, "a closing backtick", None))?;
+            toks.push((start, Tok::Quoted(sql[i + 1..i + 1 + end].to_string())));
+            i += end + 2;
         } else if sql[i..].starts_with("${") {
             let start = i;
             let end = sql[i..]
@@ -256,7 +278,7 @@ impl Parser {
 
     fn ident(&mut self, what: &str) -> Result<String, DdlError> {
         match self.peek() {
-            Some(Tok::Word(w)) => {
+            Some(Tok::Word(w) | Tok::Quoted(w)) => {
                 let w = w.to_ascii_lowercase();
                 self.pos += 1;
                 Ok(w)
@@ -355,7 +377,14 @@ impl TableDef {
         let partition_keys = p.column_list()?;
         p.keyword("STORED")?;
         p.keyword("AS")?;
-        p.keyword("ORC")?;
+        let format = if p.is_keyword("ORC") {
+            StorageFormat::Orc
+        } else if p.is_keyword("TEXTFILE") {
+            StorageFormat::TextFile
+        } else {
+            return p.fail("`ORC` or `TEXTFILE`");
+        };
+        p.pos += 1;
         p.keyword("LOCATION")?;
         let location_template = p.string("a location string")?;
         if p.peek() == Some(&Tok::Punct(';')) {
@@ -375,6 +404,7 @@ impl TableDef {
             columns,
             partition_keys,
             comment,
+            format,
             location_template,
             sql: sql.to_string(),
         })
@@ -475,6 +505,17 @@ mod tests {
     }
 
     #[test]
+    fn text_tables_and_quoted_names() {
+        let text = SAMPLE
+            .replace("ORC", "TEXTFILE")
+            .replace("PARTITIONED BY (dt STRING", "PARTITIONED BY (`Date` STRING");
+        let def = TableDef::parse(&text).unwrap();
+        assert_eq!(def.format, StorageFormat::TextFile);
+        assert_eq!(def.partition_keys[0].name, "date");
+        assert_eq!(TableDef::parse(SAMPLE).unwrap().format, StorageFormat::Orc);
+    }
+
+    #[test]
     fn renders_placeholders() {
         let t = TableDef::parse(SAMPLE).unwrap();
         let sql = t.render("analytics", "hdfs://nn/wh/analytics.db").unwrap();
@@ -505,6 +546,8 @@ mod tests {
         assert!(TableDef::parse(&unqualified).is_err());
         let parquet = SAMPLE.replace("ORC", "PARQUET");
         assert!(TableDef::parse(&parquet).is_err());
+        let unclosed = SAMPLE.replace("a STRING", "`a STRING");
+        assert!(TableDef::parse(&unclosed).is_err());
         let trailing = SAMPLE.replace("/t';", "/t' TBLPROPERTIES ('a'='b');");
         assert!(TableDef::parse(&trailing).is_err());
         let dup = SAMPLE.replace("B bigint", "dt bigint");

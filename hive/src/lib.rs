@@ -5,7 +5,9 @@
 //! - [`schema`]: Hive → Arrow → ORC type mapping (timestamps: UTC wall-clock, milliseconds).
 //! - [`orc`]: record batches → one ORC file (orc-rust).
 //! - [`layout`]: partition directories (`dt=YYYY-MM-DD`), file names, temporary files.
-//! - [`metastore`]: the metastore client (database, tables, partitions), idempotent.
+//! - [`metastore`]: the metastore client (database, tables, partitions), idempotent, with
+//!   calls that every Hive Metastore in use answers (2.3, 3.1, 4.0.x).
+//! - [`archive`]: the raw archive's text table `raw_web_events_json`, for `wa-archiver`.
 //! - [`HiveTables`]: atomic file commit to HDFS (a failed write is written again whole, see
 //!   [`retry`]), partition commit to the metastore (retried in the background while it is
 //!   down, see [`registrar`]), `_SUCCESS` markers, `repair`.
@@ -23,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod archive;
 pub mod config;
 pub mod ddl;
 mod error;

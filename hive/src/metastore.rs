@@ -7,18 +7,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hive_metastore::{
-    Database, FieldSchema, Partition, SerDeInfo, StorageDescriptor,
+    Database, FieldSchema, GetTableRequest, Partition, SerDeInfo, StorageDescriptor,
     ThriftHiveMetastoreAddPartitionException as AddPartitionEx, ThriftHiveMetastoreClient,
     ThriftHiveMetastoreClientBuilder, ThriftHiveMetastoreCreateDatabaseException as CreateDbEx,
     ThriftHiveMetastoreCreateTableException as CreateTableEx,
     ThriftHiveMetastoreGetDatabaseException as GetDbEx,
-    ThriftHiveMetastoreGetTableException as GetTableEx,
+    ThriftHiveMetastoreGetTableReqException as GetTableEx,
 };
 use pilota::{AHashMap, FastStr};
 use volo_thrift::codec::default::DefaultMakeCodec;
 use volo_thrift::MaybeException;
 
-use crate::ddl::{ColumnDef, TableDef};
+use crate::ddl::{ColumnDef, StorageFormat, TableDef};
 use crate::layout::PartitionDate;
 use crate::HiveError;
 
@@ -107,18 +107,31 @@ fn field(c: &ColumnDef) -> FieldSchema {
     }
 }
 
-/// The ORC storage descriptor of a table or partition at `location`, columns from `def`.
+const TEXT_INPUT_FORMAT: &str = "org.apache.hadoop.mapred.TextInputFormat";
+const TEXT_OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+const TEXT_SERDE: &str = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe";
+
+/// The storage descriptor of a table or partition at `location`: columns from `def`, formats
+/// and serde from its `STORED AS` (ORC, or text with `LazySimpleSerDe`).
 pub fn storage_descriptor(def: &TableDef, location: &str) -> StorageDescriptor {
+    let mut serde_params = AHashMap::default();
+    let (input, output, serde) = match def.format {
+        StorageFormat::Orc => (ORC_INPUT_FORMAT, ORC_OUTPUT_FORMAT, ORC_SERDE),
+        StorageFormat::TextFile => {
+            serde_params.insert(FastStr::new("serialization.format"), FastStr::new("1"));
+            (TEXT_INPUT_FORMAT, TEXT_OUTPUT_FORMAT, TEXT_SERDE)
+        }
+    };
     StorageDescriptor {
         cols: Some(def.columns.iter().map(field).collect()),
         location: Some(FastStr::new(location)),
-        input_format: Some(ORC_INPUT_FORMAT.into()),
-        output_format: Some(ORC_OUTPUT_FORMAT.into()),
+        input_format: Some(input.into()),
+        output_format: Some(output.into()),
         compressed: Some(false),
         num_buckets: Some(-1),
         serde_info: Some(SerDeInfo {
-            serialization_lib: Some(ORC_SERDE.into()),
-            parameters: Some(AHashMap::default()),
+            serialization_lib: Some(serde.into()),
+            parameters: Some(serde_params),
             ..Default::default()
         }),
         bucket_cols: Some(vec![]),
@@ -303,7 +316,7 @@ impl MetastoreClient {
         let existing = self
             .table(database, &def.name)
             .await?
-            .ok_or_else(|| refused("get_table", "table vanished after AlreadyExists"))?;
+            .ok_or_else(|| refused("get_table_req", "table vanished after AlreadyExists"))?;
         match table_drift(&existing, &wanted) {
             None => Ok(created),
             Some(detail) => Err(HiveError::TableDrift {
@@ -322,18 +335,23 @@ impl MetastoreClient {
         database: &str,
         table: &str,
     ) -> Result<Option<hive_metastore::Table>, HiveError> {
-        let fut = self
-            .client
-            .get_table(FastStr::new(database), FastStr::new(table));
-        match call("get_table", self.timeout, fut).await? {
-            Ok(t) => Ok(Some(t)),
+        // `get_table_req`, not `get_table`: Hive 4.0.1 removed `get_table`; the request form
+        // exists from Hive 2.3 on and answers alike everywhere.
+        let fut = self.client.get_table_req(GetTableRequest {
+            db_name: FastStr::new(database),
+            tbl_name: FastStr::new(table),
+            ..Default::default()
+        });
+        match call("get_table_req", self.timeout, fut).await? {
+            Ok(found) => Ok(Some(found.table)),
             Err(GetTableEx::O2(_)) => Ok(None), // NoSuchObjectException
-            Err(e) => Err(refused("get_table", e)),
+            Err(e) => Err(refused("get_table_req", e)),
         }
     }
 
     /// Adds partition `dt` of table `def` (in `database`, table directory `table_location`)
-    /// unless it exists.
+    /// unless it exists. Its directory is `<table_location>/<key>=<dt>`, `key` being the
+    /// table's partition column (`dt`, or `date` for the archive).
     ///
     /// # Errors
     /// Retryable transport errors and timeouts; [`HiveError::MetastoreRefused`] otherwise (e.g.
@@ -345,11 +363,8 @@ impl MetastoreClient {
         table_location: &str,
         dt: PartitionDate,
     ) -> Result<Created, HiveError> {
-        let location = format!(
-            "{}/{}",
-            table_location.trim_end_matches('/'),
-            dt.partition_name()
-        );
+        let key = def.partition_keys.first().map_or("dt", |k| k.name.as_str());
+        let location = format!("{}/{key}={dt}", table_location.trim_end_matches('/'));
         let partition = Partition {
             db_name: Some(FastStr::new(database)),
             table_name: Some(FastStr::new(&def.name)),
@@ -386,8 +401,9 @@ impl MetastoreClient {
     /// Partition names of a table (`dt=YYYY-MM-DD`), sorted.
     ///
     /// # Errors
-    /// Retryable transport errors and timeouts; [`HiveError::MetastoreRefused`] (e.g. no such
-    /// table).
+    /// Retryable transport errors and timeouts; [`HiveError::MetastoreRefused`], also for a
+    /// table that does not exist (Hive 3.1 refuses the listing, 4.x answers an empty one: an
+    /// empty answer is checked against the table).
     pub async fn partition_names(
         &self,
         database: &str,
@@ -399,6 +415,12 @@ impl MetastoreClient {
         let names = call("get_partition_names", self.timeout, fut)
             .await?
             .map_err(|e| refused("get_partition_names", e))?;
+        if names.is_empty() && self.table(database, table).await?.is_none() {
+            return Err(refused(
+                "get_partition_names",
+                format!("no table {database}.{table}"),
+            ));
+        }
         let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         names.sort();
         Ok(names)
