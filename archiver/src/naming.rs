@@ -70,9 +70,10 @@ impl FileName {
             .then_some(parsed)
     }
 
-    /// The temporary name this file is written under before the rename.
-    pub fn temp_name(&self) -> String {
-        temp_name(self.partition, self.first, self.gzip)
+    /// The temporary name one write attempt of this file uses before the rename; `token` is
+    /// unique to the attempt.
+    pub fn temp_name(&self, token: &str) -> String {
+        temp_name(self.partition, self.first, self.gzip, token)
     }
 }
 
@@ -95,10 +96,11 @@ fn parse_number<T: std::str::FromStr>(s: &str) -> Option<T> {
     s.parse().ok()
 }
 
-/// The hidden temporary name of the file of `partition` that starts at offset `first`.
-pub fn temp_name(partition: i32, first: i64, gzip: bool) -> String {
+/// The hidden temporary name of a write attempt (unique `token`) of the file of `partition`
+/// that starts at offset `first`: `.part-p<partition>-o<first><suffix>.<token>.inprogress`.
+pub fn temp_name(partition: i32, first: i64, gzip: bool, token: &str) -> String {
     let suffix = if gzip { GZIP_SUFFIX } else { PLAIN_SUFFIX };
-    format!(".part-p{partition}-o{first}{suffix}{TEMP_SUFFIX}")
+    format!(".part-p{partition}-o{first}{suffix}.{token}{TEMP_SUFFIX}")
 }
 
 /// Whether a base name is one of our temporaries (left behind by a crash if seen at start).
@@ -149,9 +151,11 @@ mod tests {
             let text = name.to_string();
             assert_eq!(FileName::parse(&text), Some(name));
             assert!(!is_temp_name(&text));
-            assert!(is_temp_name(&name.temp_name()));
-            assert!(name.temp_name().starts_with('.'));
-            assert_eq!(FileName::parse(&name.temp_name()), None);
+            let temp = name.temp_name("0123abcd");
+            assert!(is_temp_name(&temp));
+            assert!(temp.starts_with('.'));
+            assert!(temp.contains(".0123abcd."));
+            assert_eq!(FileName::parse(&temp), None);
         }
         assert_eq!(
             FileName {

@@ -67,11 +67,11 @@ pub async fn replay(args: ReplayArgs) -> Result<u64> {
     let mut in_flight: VecDeque<DeliveryFuture> = VecDeque::new();
     for date in args.from.iter_days().take_while(|d| *d <= args.to) {
         let dir = format!("{}/{}", archive.root(), date_dir(date));
-        let listing = match archive.client().list_status(&dir, false).await {
-            Ok(l) => l,
-            Err(hdfs_native::HdfsError::FileNotFound(_)) => continue,
-            Err(e) => return Err(e).with_context(|| format!("listing {dir}")),
-        };
+        let listing = archive
+            .hdfs()
+            .list(&dir, false)
+            .await
+            .with_context(|| format!("listing {dir}"))?;
         let mut files: Vec<(FileName, String)> = listing
             .into_iter()
             .filter(|f| !f.isdir)
@@ -83,15 +83,12 @@ pub async fn replay(args: ReplayArgs) -> Result<u64> {
         files.sort();
         let mut date_records = 0u64;
         for (name, path) in files {
-            let reader = archive
-                .client()
+            let raw = archive
+                .hdfs()
                 .read(&path)
                 .await
-                .with_context(|| format!("opening {path}"))?;
-            let raw = reader
-                .read_range(0, reader.file_length())
-                .await
-                .with_context(|| format!("reading {path}"))?;
+                .with_context(|| format!("reading {path}"))?
+                .with_context(|| format!("{path} vanished while replaying"))?;
             let content = if name.gzip {
                 let mut plain = Vec::new();
                 flate2::read::GzDecoder::new(&raw[..])

@@ -27,11 +27,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, info, warn};
 
 use crate::buffer::{Buffer, Codec};
-use crate::catalog::{self, CatalogConfig};
+use crate::catalog::{Catalog, CatalogConfig};
 use crate::config::RunArgs;
 use crate::naming::date_of_timestamp;
 use crate::recovery::RecoveryPlan;
@@ -92,21 +91,20 @@ pub async fn run(args: RunArgs) -> Result<()> {
         "recovered from the archive"
     );
 
-    let metastore = catalog::connect(&args.metastore_uri).await?;
-    let catalog = catalog::spawn(metastore, CatalogConfig {
-        metastore_uri: args.metastore_uri.clone(),
-        database: args.hive_database.clone(),
-        table: args.hive_table.clone(),
-        location: format!(
-            "{}{}",
-            args.common.hdfs_url.trim_end_matches('/'),
-            archive.root()
-        ),
-        retry_interval: Duration::from_secs(5),
-    });
-    for date in &plan.dates {
-        let _ = catalog.send(*date);
-    }
+    let catalog = Catalog::start(
+        archive.hdfs().clone(),
+        &CatalogConfig {
+            metastore_uri: args.metastore_uri.clone(),
+            database: args.hive_database.clone(),
+            table: args.hive_table.clone(),
+            location: format!(
+                "{}{}",
+                args.common.hdfs_url.trim_end_matches('/'),
+                archive.root()
+            ),
+        },
+    )
+    .await?;
 
     let consumer: Arc<StreamConsumer> = Arc::new(
         consumer_config(
@@ -256,7 +254,7 @@ async fn assign(consumer: &StreamConsumer, topic: &str, plan: &RecoveryPlan) -> 
 struct State {
     buffer: Buffer,
     archive: Archive,
-    catalog: UnboundedSender<NaiveDate>,
+    catalog: Catalog,
     consumer: Arc<StreamConsumer>,
     topic: String,
     codec: Codec,
@@ -289,7 +287,7 @@ impl State {
             path = %done.path, records, bytes = done.bytes, compressed = self.codec == Codec::Gzip,
             latency_ms = done.latency.as_millis() as u64, "committed file"
         );
-        let _ = self.catalog.send(date);
+        self.catalog.committed(date);
         let mut offsets = TopicPartitionList::new();
         if offsets
             .add_partition_offset(&self.topic, name.partition, Offset::Offset(name.committed))

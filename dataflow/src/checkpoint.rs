@@ -21,7 +21,8 @@
 
 use std::collections::BTreeMap;
 
-use hdfs_native::{Client, ClientBuilder, WriteOptions};
+use hive::hdfs::{AtomicWrite, Hdfs};
+use hive::{HiveError, WriteRetry};
 use serde::{Deserialize, Serialize};
 
 use crate::watermark::WatermarkState;
@@ -136,16 +137,9 @@ pub struct Checkpoint {
 /// A checkpoint that cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    /// HDFS refused an operation.
-    #[error("HDFS {op} {path}: {source}")]
-    Hdfs {
-        /// What was attempted.
-        op: &'static str,
-        /// The path.
-        path: String,
-        /// hdfs-native's error.
-        source: hdfs_native::HdfsError,
-    },
+    /// HDFS refused an operation (the error names the operation and the path).
+    #[error(transparent)]
+    Hdfs(#[from] HiveError),
     /// The stored file is not a checkpoint of this format, or is for another topic.
     #[error("checkpoint {path} is unusable: {detail}")]
     Invalid {
@@ -154,16 +148,6 @@ pub enum CheckpointError {
         /// What is wrong.
         detail: String,
     },
-}
-
-/// Whether hdfs-native's error says the path does not exist (it reports that either as its
-/// own variant or as the NameNode's `FileNotFoundException`, depending on the call).
-pub fn is_not_found(e: &hdfs_native::HdfsError) -> bool {
-    match e {
-        hdfs_native::HdfsError::FileNotFound(_) => true,
-        hdfs_native::HdfsError::RPCError(class, _) => class.ends_with("FileNotFoundException"),
-        _ => false,
-    }
 }
 
 impl Checkpoint {
@@ -214,10 +198,12 @@ impl Checkpoint {
 }
 
 /// The checkpoint of one topic on HDFS: `<dir>/<topic>/checkpoint.json`, replaced atomically
-/// (written to a temporary name, then renamed over the old one).
+/// through the process's HDFS client ([`Hdfs::write_atomic`]: written under a hidden
+/// temporary name `.checkpoint.json.<token>.tmp` beside it, then renamed over the old one).
 #[derive(Clone)]
 pub struct CheckpointStore {
-    client: std::sync::Arc<Client>,
+    hdfs: Hdfs,
+    retry: WriteRetry,
     path: String,
     topic: String,
 }
@@ -231,25 +217,15 @@ impl std::fmt::Debug for CheckpointStore {
 }
 
 impl CheckpointStore {
-    /// The store for `topic` under `dir` (an absolute path) on the NameNode at `hdfs_url`.
-    /// Makes no call to HDFS.
-    ///
-    /// # Errors
-    /// [`CheckpointError::Hdfs`] when hdfs-native rejects the URL.
-    pub fn new(hdfs_url: &str, dir: &str, topic: &str) -> Result<Self, CheckpointError> {
-        let client = ClientBuilder::new()
-            .with_url(hdfs_url)
-            .build()
-            .map_err(|source| CheckpointError::Hdfs {
-                op: "connect",
-                path: hdfs_url.to_string(),
-                source,
-            })?;
-        Ok(CheckpointStore {
-            client: std::sync::Arc::new(client),
+    /// The store for `topic` under `dir` (an absolute path) on `hdfs`; a failed write is
+    /// written again whole as `retry` allows. Makes no call to HDFS.
+    pub fn new(hdfs: Hdfs, retry: WriteRetry, dir: &str, topic: &str) -> Self {
+        CheckpointStore {
+            hdfs,
+            retry,
             path: format!("{}/{topic}/checkpoint.json", dir.trim_end_matches('/')),
             topic: topic.to_string(),
-        })
+        }
     }
 
     /// Path of the checkpoint file.
@@ -264,25 +240,9 @@ impl CheckpointStore {
     /// file that is not a checkpoint of this version and topic (never silently ignored: that
     /// would reprocess the topic from the start).
     pub async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        let mut reader = match self.client.read(&self.path).await {
-            Ok(reader) => reader,
-            Err(e) if is_not_found(&e) => return Ok(None),
-            Err(source) => {
-                return Err(CheckpointError::Hdfs {
-                    op: "open",
-                    path: self.path.clone(),
-                    source,
-                })
-            }
+        let Some(bytes) = self.hdfs.read(&self.path).await? else {
+            return Ok(None);
         };
-        let bytes = reader
-            .read_bytes(reader.file_length())
-            .await
-            .map_err(|source| CheckpointError::Hdfs {
-                op: "read",
-                path: self.path.clone(),
-                source,
-            })?;
         let invalid = |detail: String| CheckpointError::Invalid {
             path: self.path.clone(),
             detail,
@@ -307,38 +267,25 @@ impl CheckpointStore {
     /// Replaces the stored checkpoint atomically.
     ///
     /// # Errors
-    /// [`CheckpointError::Hdfs`]; the stored checkpoint is then the previous one.
+    /// [`CheckpointError::Hdfs`] once the write's retries are spent; the stored checkpoint is
+    /// then the previous one.
     pub async fn store(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
-        let hdfs = |op: &'static str, path: &str| {
-            let path = path.to_string();
-            move |source| CheckpointError::Hdfs { op, path, source }
-        };
         let json = serde_json::to_vec_pretty(checkpoint).map_err(|e| CheckpointError::Invalid {
             path: self.path.clone(),
             detail: e.to_string(),
         })?;
-        let tmp = format!("{}.{}.tmp", self.path, std::process::id());
-        let options = WriteOptions {
-            overwrite: true,
-            create_parent: true,
-            // A failed write's block stays scheduled on its DataNodes at this size for minutes.
-            block_size: Some(hive::retry::block_size_for(json.len())),
-            ..Default::default()
+        let (dir, name) = self.path.rsplit_once('/').unwrap_or(("", &self.path));
+        let temp_path = |token: &str| format!("{dir}/.{name}.{token}.tmp");
+        let write = AtomicWrite {
+            target: &self.path,
+            temp_path: &temp_path,
+            replace: true,
+            retry: self.retry,
         };
-        let mut writer = self
-            .client
-            .create(&tmp, options)
-            .await
-            .map_err(hdfs("create", &tmp))?;
-        writer
-            .write_bytes(bytes::Bytes::from(json))
-            .await
-            .map_err(hdfs("write", &tmp))?;
-        writer.close().await.map_err(hdfs("close", &tmp))?;
-        self.client
-            .rename(&tmp, &self.path, true)
-            .await
-            .map_err(hdfs("rename", &self.path))
+        self.hdfs
+            .write_atomic(&write, bytes::Bytes::from(json), |_, _| {})
+            .await?;
+        Ok(())
     }
 }
 

@@ -19,7 +19,6 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use hdfs_native::Client;
 use hive::{HiveTables, PartitionDate, Table};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -61,30 +60,15 @@ struct PartitionContents {
 }
 
 async fn contents(
-    hdfs: &Client,
     tables: &HiveTables,
     table: Table,
     dt: PartitionDate,
-) -> Result<PartitionContents, hdfs_native::HdfsError> {
-    let dir = hive::layout::TableLayout::new(&tables.table_location(table)).partition_dir(dt);
-    let files = match hdfs.list_status(&dir, false).await {
-        Ok(files) => files,
-        Err(e) if crate::checkpoint::is_not_found(&e) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    let mut out = PartitionContents {
-        marked: false,
-        data: false,
-    };
-    for f in files.iter().filter(|f| !f.isdir) {
-        let name = f.path.rsplit('/').next().unwrap_or_default();
-        if name == "_SUCCESS" {
-            out.marked = true;
-        } else if !(name.starts_with('_') || name.starts_with('.')) {
-            out.data = true;
-        }
-    }
-    Ok(out)
+) -> Result<PartitionContents, hive::HiveError> {
+    let files = tables.partition_files(table, dt).await?;
+    Ok(PartitionContents {
+        marked: files.iter().any(|n| n == "_SUCCESS"),
+        data: files.iter().any(|n| !hive::hdfs::is_hidden(n)),
+    })
 }
 
 type Known = Arc<Mutex<BTreeSet<(Table, PartitionDate)>>>;
@@ -95,31 +79,19 @@ pub struct DayMarker {
     tables: HiveTables,
     window: WindowSpec,
     runtime: Handle,
-    hdfs: Option<Arc<Client>>,
     known: Known,
     running: Option<JoinHandle<()>>,
     queued: Option<i64>,
 }
 
 impl DayMarker {
-    /// A marker for `tables`, with windows `window`. Makes no call to HDFS.
+    /// A marker for `tables` (through their HDFS client), with windows `window`, running its
+    /// passes on `runtime`. Makes no call to HDFS.
     pub fn new(tables: HiveTables, window: WindowSpec, runtime: Handle) -> Self {
-        let hdfs = match hdfs_native::ClientBuilder::new()
-            .with_url(&tables.config().hdfs_url)
-            .with_io_runtime(runtime.clone())
-            .build()
-        {
-            Ok(c) => Some(Arc::new(c)),
-            Err(e) => {
-                tracing::warn!(error = %e, "no HDFS client for _SUCCESS markers; days will not be marked");
-                None
-            }
-        };
         DayMarker {
             tables,
             window,
             runtime,
-            hdfs,
             known: Arc::default(),
             running: None,
             queued: None,
@@ -139,12 +111,12 @@ impl DayMarker {
             return;
         }
         self.running = None;
-        let (Some(frontier_ms), Some(hdfs)) = (self.queued.take(), self.hdfs.clone()) else {
+        let Some(frontier_ms) = self.queued.take() else {
             return;
         };
         let (tables, window, known) = (self.tables.clone(), self.window, self.known.clone());
         self.running = Some(self.runtime.spawn(async move {
-            mark_complete_days(&hdfs, &tables, window, frontier_ms, &known).await;
+            mark_complete_days(&tables, window, frontier_ms, &known).await;
         }));
     }
 
@@ -158,7 +130,6 @@ impl DayMarker {
 /// One pass: `_SUCCESS` into every partition complete at `frontier_ms` that holds data and has
 /// none yet. Failures are logged; the next pass tries again.
 async fn mark_complete_days(
-    hdfs: &Client,
     tables: &HiveTables,
     window: WindowSpec,
     frontier_ms: i64,
@@ -171,7 +142,7 @@ async fn mark_complete_days(
         }
     };
     for table in Table::ALL {
-        let dates = match crate::recovery::partition_dates(hdfs, tables, table).await {
+        let dates = match tables.partition_dates(table).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(table = table.name(), error = %e, "cannot list partitions for _SUCCESS; trying again after the next checkpoint");
@@ -182,7 +153,7 @@ async fn mark_complete_days(
             if complete_at(table, dt, window) > frontier_ms || is_known(table, dt) {
                 continue;
             }
-            match contents(hdfs, tables, table, dt).await {
+            match contents(tables, table, dt).await {
                 Err(e) => {
                     tracing::warn!(table = table.name(), dt = %dt, error = %e, "cannot list a partition for _SUCCESS; trying again after the next checkpoint");
                 }

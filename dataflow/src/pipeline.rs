@@ -123,7 +123,12 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let kafka = kafka_config(&args);
     let partitions_total = partition_count(&kafka, &args.topic, Duration::from_secs(60))?;
-    let store = CheckpointStore::new(&args.hdfs_url, &args.checkpoint_dir, &args.topic)?;
+    let store = CheckpointStore::new(
+        tables.hdfs().clone(),
+        tables.config().write_retry,
+        &args.checkpoint_dir,
+        &args.topic,
+    );
     // Read before the cluster connects: no process can write a newer one until all have.
     let checkpoint: Option<Arc<Checkpoint>> = runtime
         .block_on(store.load())

@@ -18,8 +18,7 @@ pub fn archive_table(name: &str) -> TableDef {
     let mut def = PARSED
         .get_or_init(|| {
             // Compiled in and parsed by a unit test: a failure is a build of broken DDL.
-            TableDef::parse(DDL)
-                .unwrap_or_else(|e| panic!("hive/ddl/raw_web_events_json.sql: {e}"))
+            TableDef::parse(DDL).unwrap_or_else(|e| panic!("hive/ddl/raw_web_events_json.sql: {e}"))
         })
         .clone();
     def.name = name.to_ascii_lowercase();
@@ -43,7 +42,11 @@ mod tests {
         let def = archive_table(DEFAULT_TABLE);
         assert_eq!(def.name, DEFAULT_TABLE);
         assert_eq!(def.format, StorageFormat::TextFile);
-        let cols: Vec<_> = def.columns.iter().map(|c| (&*c.name, c.hive_type)).collect();
+        let cols: Vec<_> = def
+            .columns
+            .iter()
+            .map(|c| (&*c.name, c.hive_type))
+            .collect();
         assert_eq!(cols, vec![("line", HiveType::String)]);
         assert_eq!(def.partition_keys[0].name, "date");
         assert!(def.comment.as_deref().unwrap().contains("'~b64:'"));

@@ -5,12 +5,15 @@
 //! - [`schema`]: Hive → Arrow → ORC type mapping (timestamps: UTC wall-clock, milliseconds).
 //! - [`orc`]: record batches → one ORC file (orc-rust).
 //! - [`layout`]: partition directories (`dt=YYYY-MM-DD`), file names, temporary files.
+//! - [`hdfs`]: the process's one HDFS client and the one atomic file write (temporary file,
+//!   close, rename, whole-file retry, block size fitted to the file) every program uses.
 //! - [`metastore`]: the metastore client (database, tables, partitions), idempotent, with
 //!   calls that every Hive Metastore in use answers (2.3, 3.1, 4.0.x).
 //! - [`archive`]: the raw archive's text table `raw_web_events_json`, for `wa-archiver`.
 //! - [`HiveTables`]: atomic file commit to HDFS (a failed write is written again whole, see
 //!   [`retry`]), partition commit to the metastore (retried in the background while it is
-//!   down, see [`registrar`]), `_SUCCESS` markers, `repair`.
+//!   down, see [`registrar`], which `wa-archiver` uses for its table too), `_SUCCESS`
+//!   markers, `repair`.
 //!
 //! ```no_run
 //! # async fn demo(batch: arrow::record_batch::RecordBatch) -> Result<(), hive::HiveError> {
@@ -29,6 +32,7 @@ pub mod archive;
 pub mod config;
 pub mod ddl;
 mod error;
+pub mod hdfs;
 pub mod layout;
 pub mod metastore;
 pub mod orc;
@@ -40,6 +44,7 @@ mod warehouse;
 
 pub use config::{Compression, HiveConfig};
 pub use error::HiveError;
+pub use hdfs::Hdfs;
 pub use layout::PartitionDate;
 pub use retry::WriteRetry;
 pub use tables::Table;

@@ -1,18 +1,16 @@
 //! [`HiveTables`]: our tables in one Hive database — committing ORC files to HDFS, partitions
 //! to the metastore, `_SUCCESS` markers, and the inspection and repair the CLI offers.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
-use hdfs_native::{Client as HdfsClient, ClientBuilder, WriteOptions};
-use tokio::sync::Notify;
 
+use crate::hdfs::{base_name, AtomicWrite, Hdfs};
 use crate::layout::{url_path, validate_file_name, TableLayout};
 use crate::metastore::{Created, MetastoreClient};
-use crate::registrar::{PartitionState, PartitionStateCell};
+use crate::registrar::{PartitionRegistrar, RegisteredTable, RegistrarOptions};
 use crate::schema::conform;
 use crate::{orc, HiveConfig, HiveError, PartitionDate, Table};
 
@@ -36,65 +34,20 @@ pub struct RepairedPartition {
     pub dt: PartitionDate,
 }
 
-pub(crate) struct Shared {
-    pub(crate) config: HiveConfig,
-    pub(crate) hdfs: HdfsClient,
-    pub(crate) metastore: MetastoreClient,
-    pub(crate) partitions: PartitionStateCell,
-    pub(crate) wake: Arc<Notify>,
+struct Shared {
+    config: HiveConfig,
+    hdfs: Hdfs,
+    metastore: MetastoreClient,
+    registrar: PartitionRegistrar,
 }
 
 impl Shared {
-    pub(crate) fn table_location(&self, table: Table) -> String {
+    fn table_location(&self, table: Table) -> String {
         table.def().location(&self.config.database_location())
     }
 
     fn layout(&self, table: Table) -> TableLayout {
         TableLayout::new(&self.table_location(table))
-    }
-
-    /// `dt=` partition directories of `table` on HDFS that hold a committed file or a
-    /// `_SUCCESS` marker and that the metastore does not list, sorted.
-    pub(crate) async fn missing_partitions(
-        &self,
-        table: Table,
-    ) -> Result<Vec<PartitionDate>, HiveError> {
-        let root = self.layout(table).root().to_string();
-        let entries = match self.hdfs.list_status(&root, false).await {
-            Ok(entries) => entries,
-            Err(hdfs_native::HdfsError::FileNotFound(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(HiveError::hdfs("list", &root)(e)),
-        };
-        let known: BTreeSet<String> = self
-            .metastore
-            .partition_names(&self.config.database, table.name())
-            .await?
-            .into_iter()
-            .collect();
-        let mut missing = Vec::new();
-        for dir in entries.iter().filter(|e| e.isdir) {
-            let name = dir.path.rsplit('/').next().unwrap_or_default();
-            let Some(dt) = PartitionDate::from_partition_name(name) else {
-                continue;
-            };
-            if known.contains(&dt.partition_name()) {
-                continue;
-            }
-            let files = self
-                .hdfs
-                .list_status(&dir.path, false)
-                .await
-                .map_err(HiveError::hdfs("list", &dir.path))?;
-            let committed = files.iter().any(|f| {
-                let n = f.path.rsplit('/').next().unwrap_or_default();
-                !f.isdir && (n == "_SUCCESS" || !(n.starts_with('_') || n.starts_with('.')))
-            });
-            if committed {
-                missing.push(dt);
-            }
-        }
-        missing.sort();
-        Ok(missing)
     }
 }
 
@@ -123,21 +76,51 @@ impl HiveTables {
     /// when hdfs-native rejects the NameNode URL.
     pub async fn connect(config: HiveConfig) -> Result<Self, HiveError> {
         config.validate()?;
-        let hdfs = ClientBuilder::new()
-            .with_url(&config.hdfs_url)
-            .build()
-            .map_err(HiveError::hdfs("connect", &config.hdfs_url))?;
+        let hdfs = Hdfs::connect(&config.hdfs_url)?;
+        Self::with_hdfs(config, hdfs).await
+    }
+
+    /// As [`HiveTables::connect`], with the process's HDFS client `hdfs` (which must be a
+    /// client of `config.hdfs_url`).
+    ///
+    /// # Errors
+    /// As [`HiveTables::connect`].
+    pub async fn with_hdfs(config: HiveConfig, hdfs: Hdfs) -> Result<Self, HiveError> {
+        config.validate()?;
         let metastore =
             MetastoreClient::connect(&config.metastore_uri, config.metastore_timeout).await?;
+        let db_location = config.database_location();
+        let tables = Table::ALL
+            .iter()
+            .map(|t| RegisteredTable {
+                def: t.def().clone(),
+                location: t.def().location(&db_location),
+            })
+            .collect();
+        let registrar = PartitionRegistrar::new(
+            metastore.clone(),
+            hdfs.clone(),
+            &config.database,
+            tables,
+            RegistrarOptions {
+                retry_initial: config.retry_initial,
+                retry_max: config.retry_max,
+                create_tables: false,
+            },
+        );
         Ok(HiveTables {
             shared: Arc::new(Shared {
                 config,
                 hdfs,
                 metastore,
-                partitions: std::sync::Mutex::new(PartitionState::new()),
-                wake: Arc::new(Notify::new()),
+                registrar,
             }),
         })
+    }
+
+    /// The process's HDFS client, shared with everything else that writes or lists HDFS.
+    pub fn hdfs(&self) -> &Hdfs {
+        &self.shared.hdfs
     }
 
     /// The configuration in use.
@@ -170,12 +153,10 @@ impl HiveTables {
         // directory on behalf of each loser *if that loser's call made it*, which can leave the
         // winner's database without its directory, and every CREATE TABLE in it then fails with
         // FileNotFoundException. A directory that already exists is never deleted that way.
-        let db_dir = url_path(&c.database_location()).to_string();
         self.shared
             .hdfs
-            .mkdirs(&db_dir, 0o755, true)
-            .await
-            .map_err(HiveError::hdfs("mkdirs", &db_dir))?;
+            .mkdirs(url_path(&c.database_location()))
+            .await?;
         let mut done = vec![(
             c.database.clone(),
             self.shared
@@ -253,7 +234,7 @@ impl HiveTables {
             .record(started.elapsed().as_secs_f64());
         tracing::debug!(table = table.name(), dt = %dt, file = file_name, rows, bytes = size, "file committed");
 
-        self.shared.partition_committed(table, dt).await;
+        self.shared.registrar.committed(table.name(), dt).await;
         let url = format!(
             "{}/{}/{file_name}",
             self.table_location(table),
@@ -266,11 +247,10 @@ impl HiveTables {
         })
     }
 
-    /// Writes `bytes` as `file_name` in partition `dt` of `table`: temporary file, close,
-    /// rename. A failed attempt's temporary file is deleted and, when the error is retryable,
-    /// the whole file is written again under a fresh temporary name after the wait the
-    /// configured [`crate::WriteRetry`] gives (logged at warn, counted in
-    /// `wa_hive_write_retries_total{table}`). Returns the last error once no attempt is left.
+    /// Writes `bytes` as `file_name` in partition `dt` of `table` through
+    /// [`Hdfs::write_atomic`]: each attempt's temporary file is
+    /// `<table>/_tmp/dt=…/<file_name>.<attempt token>.inprogress`; retries are counted in
+    /// `wa_hive_write_retries_total{table}`.
     async fn write_with_retry(
         &self,
         table: Table,
@@ -280,77 +260,21 @@ impl HiveTables {
     ) -> Result<(), HiveError> {
         let layout = self.shared.layout(table);
         let target = layout.file_path(dt, file_name);
-        let partition_dir = layout.partition_dir(dt);
-        let policy = self.shared.config.write_retry;
-        let mut attempt = 1;
-        loop {
-            let tmp = layout.tmp_path(dt, file_name, &uuid::Uuid::new_v4().simple().to_string());
-            let err = match self
-                .write_then_rename(&tmp, &partition_dir, &target, bytes.clone())
-                .await
-            {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            // The attempt's temporary file, possibly still open: invisible to Hive, but not
-            // left behind when HDFS lets us delete it (`wa-hive repair` removes it otherwise).
-            if let Err(e) = self.shared.hdfs.delete(&tmp, false).await {
-                tracing::warn!(path = %tmp, error = %e, "cannot delete a failed attempt's temporary file");
-            }
-            let wait = if err.is_retryable() {
-                policy.wait_after(attempt)
-            } else {
-                None
-            };
-            let Some(wait) = wait else { return Err(err) };
-            metrics::counter!("wa_hive_write_retries_total", "table" => table.name()).increment(1);
-            tracing::warn!(
-                table = table.name(),
-                dt = %dt,
-                file = file_name,
-                attempt,
-                error = %err,
-                retry_in_ms = wait.as_millis() as u64,
-                "writing a file failed; writing it again"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
-    }
-
-    async fn write_then_rename(
-        &self,
-        tmp: &str,
-        partition_dir: &str,
-        target: &str,
-        bytes: Bytes,
-    ) -> Result<(), HiveError> {
-        let hdfs = &self.shared.hdfs;
-        let options = WriteOptions {
-            overwrite: true,
-            create_parent: true,
-            // A failed attempt's block stays scheduled on its DataNodes at this size.
-            block_size: Some(crate::retry::block_size_for(bytes.len())),
-            ..Default::default()
+        let temp_path = |token: &str| layout.tmp_path(dt, file_name, token);
+        let write = AtomicWrite {
+            target: &target,
+            temp_path: &temp_path,
+            replace: true,
+            retry: self.shared.config.write_retry,
         };
-        let mut writer = hdfs
-            .create(tmp, options)
-            .await
-            .map_err(HiveError::hdfs("create", tmp))?;
-        writer
-            .write_bytes(bytes)
-            .await
-            .map_err(HiveError::hdfs("write", tmp))?;
-        writer
-            .close()
-            .await
-            .map_err(HiveError::hdfs("close", tmp))?;
-        hdfs.mkdirs(partition_dir, 0o755, true)
-            .await
-            .map_err(HiveError::hdfs("mkdirs", partition_dir))?;
-        hdfs.rename(tmp, target, true)
-            .await
-            .map_err(HiveError::hdfs("rename", target))
+        self.shared
+            .hdfs
+            .write_atomic(&write, bytes, |_, _| {
+                metrics::counter!("wa_hive_write_retries_total", "table" => table.name())
+                    .increment(1);
+            })
+            .await?;
+        Ok(())
     }
 
     /// Marks partition `dt` of `table` complete: writes an empty `_SUCCESS` file into its
@@ -364,37 +288,18 @@ impl HiveTables {
         table: Table,
         dt: PartitionDate,
     ) -> Result<(), HiveError> {
-        let layout = self.shared.layout(table);
-        let marker = layout.success_marker(dt);
-        let options = WriteOptions {
-            overwrite: true,
-            create_parent: true,
-            ..Default::default()
-        };
-        let mut writer = self
-            .shared
-            .hdfs
-            .create(&marker, options)
-            .await
-            .map_err(HiveError::hdfs("create", &marker))?;
-        writer
-            .close()
-            .await
-            .map_err(HiveError::hdfs("close", &marker))?;
+        let marker = self.shared.layout(table).success_marker(dt);
+        self.shared.hdfs.touch(&marker).await?;
         metrics::counter!("wa_hive_success_markers_total", "table" => table.name()).increment(1);
         tracing::info!(table = table.name(), dt = %dt, "partition marked complete (_SUCCESS)");
-        self.shared.partition_committed(table, dt).await;
+        self.shared.registrar.committed(table.name(), dt).await;
         Ok(())
     }
 
     /// Partitions whose files are committed but that the metastore has not taken yet, as
     /// `table/dt=YYYY-MM-DD`.
     pub fn pending_partitions(&self) -> Vec<String> {
-        self.shared
-            .state()
-            .pending_keys()
-            .map(|(t, dt)| format!("{t}/{}", dt.partition_name()))
-            .collect()
+        self.shared.registrar.pending()
     }
 
     /// Waits until every pending partition is in the metastore, trying again every 200 ms up to
@@ -403,19 +308,7 @@ impl HiveTables {
     /// # Errors
     /// [`HiveError::PartitionsPending`] with those still pending after `timeout`.
     pub async fn flush(&self, timeout: Duration) -> Result<(), HiveError> {
-        let deadline = Instant::now() + timeout;
-        let mut wait = Duration::from_millis(200);
-        loop {
-            if self.shared.register_pending().await {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(HiveError::PartitionsPending(self.pending_partitions()));
-            }
-            tokio::time::sleep(wait.min(deadline - now)).await;
-            wait = (wait * 2).min(Duration::from_secs(2));
-        }
+        self.shared.registrar.flush(timeout).await
     }
 
     /// Adds to the metastore every committed partition directory it lacks (a `dt=` directory
@@ -427,16 +320,13 @@ impl HiveTables {
     pub async fn repair(&self) -> Result<Vec<RepairedPartition>, HiveError> {
         let mut added = Vec::new();
         for table in Table::ALL {
-            for dt in self.shared.missing_partitions(table).await? {
-                self.shared
-                    .metastore
-                    .add_partition(
-                        table.def(),
-                        &self.shared.config.database,
-                        &self.table_location(table),
-                        dt,
-                    )
-                    .await?;
+            for dt in self
+                .shared
+                .registrar
+                .missing_partitions(table.name())
+                .await?
+            {
+                self.shared.registrar.add_now(table.name(), dt).await?;
                 added.push(RepairedPartition { table, dt });
             }
         }
@@ -461,18 +351,9 @@ impl HiveTables {
         let mut removed = Vec::new();
         for table in Table::ALL {
             let tmp = self.shared.layout(table).tmp_dir();
-            let entries = match self.shared.hdfs.list_status(&tmp, true).await {
-                Ok(entries) => entries,
-                Err(hdfs_native::HdfsError::FileNotFound(_)) => continue,
-                Err(e) => return Err(HiveError::hdfs("list", &tmp)(e)),
-            };
-            for f in entries {
+            for f in self.shared.hdfs.list(&tmp, true).await? {
                 if !f.isdir && f.path.ends_with(".inprogress") && f.modification_time < cutoff_ms {
-                    self.shared
-                        .hdfs
-                        .delete(&f.path, false)
-                        .await
-                        .map_err(HiveError::hdfs("delete", &f.path))?;
+                    self.shared.hdfs.delete(&f.path).await?;
                     tracing::info!(path = %f.path, "stale temporary file removed");
                     removed.push(f.path);
                 }
@@ -480,6 +361,65 @@ impl HiveTables {
         }
         removed.sort();
         Ok(removed)
+    }
+
+    /// The `dt=` partitions of `table` that have a directory on HDFS, sorted (whether or not
+    /// the metastore lists them).
+    ///
+    /// # Errors
+    /// [`HiveError::Hdfs`].
+    pub async fn partition_dates(&self, table: Table) -> Result<Vec<PartitionDate>, HiveError> {
+        let root = self.shared.layout(table).root().to_string();
+        let mut dates: Vec<PartitionDate> = self
+            .shared
+            .hdfs
+            .list(&root, false)
+            .await?
+            .iter()
+            .filter(|d| d.isdir)
+            .filter_map(|d| PartitionDate::from_partition_name(base_name(&d.path)))
+            .collect();
+        dates.sort();
+        Ok(dates)
+    }
+
+    /// Base names of the files in partition `dt` of `table` on HDFS (data files and markers
+    /// such as `_SUCCESS`), sorted; empty when the directory does not exist.
+    ///
+    /// # Errors
+    /// [`HiveError::Hdfs`].
+    pub async fn partition_files(
+        &self,
+        table: Table,
+        dt: PartitionDate,
+    ) -> Result<Vec<String>, HiveError> {
+        let dir = self.shared.layout(table).partition_dir(dt);
+        let mut names: Vec<String> = self
+            .shared
+            .hdfs
+            .list(&dir, false)
+            .await?
+            .iter()
+            .filter(|f| !f.isdir)
+            .map(|f| base_name(&f.path).to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes file `file_name` of partition `dt` of `table`; `false` when there was none.
+    /// For recovery: a committed file that must be written again differently.
+    ///
+    /// # Errors
+    /// [`HiveError::Hdfs`].
+    pub async fn delete_file(
+        &self,
+        table: Table,
+        dt: PartitionDate,
+        file_name: &str,
+    ) -> Result<bool, HiveError> {
+        let path = self.shared.layout(table).file_path(dt, file_name);
+        self.shared.hdfs.delete(&path).await
     }
 
     /// Names of the tables in our database, as the metastore lists them.
