@@ -2,8 +2,7 @@
 //! date range of the archive back to a topic. See the `archiver` crate docs and README.
 
 use anyhow::Result;
-use archiver::config::{Cli, Command};
-use clap::Parser as _;
+use archiver::config::{Cli, Command, RENAMED};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -14,7 +13,9 @@ async fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    // The old names of renamed settings are still read; each use is logged as a warning.
+    let (cli, deprecations) = wa_cli::renamed::parse::<Cli>(RENAMED);
+    wa_cli::renamed::warn(&deprecations);
     match cli.command {
         None => archiver::service::run(cli.run).await,
         Some(Command::Run(args)) => archiver::service::run(args).await,

@@ -68,7 +68,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         || args.roll_interval_secs <= 0.0
         || args.roll_size_bytes == 0
     {
-        bail!("--roll-interval-secs and --roll-size-bytes must be positive");
+        bail!("--roll-interval and --roll-size-bytes must be positive");
     }
     let roll_interval = Duration::from_secs_f64(args.roll_interval_secs);
     metrics_exporter_prometheus::PrometheusBuilder::new()

@@ -27,7 +27,7 @@ measure() {
   local n=$1 topic="wa_mem_${1}_${RUN_ID}"
   "$STACK" topics --create --topic "$topic" --partitions 4 --replication-factor 1 >/dev/null 2>&1
   "$BIN/wa-producer" simulate --topic "$topic" --events "$n" --rate "$RATE" --no-pacing --seed 42 \
-    --start-time "$START_MS" --out-of-order-ms 2000 --late-fraction 0.01 --late-by-ms 60000 \
+    --start-time "$START_MS" --out-of-order 2s --late-fraction 0.01 --late-by 60s \
     2>"$OUT/producer-$n.log" >/dev/null
   local last_ms=$(( START_MS + n * 1000 / RATE ))
   local stop_at

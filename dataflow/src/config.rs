@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use kafka_properties::KafkaProperties;
+use wa_cli::parse_duration;
 
 use crate::window::{WindowSpec, WindowSpecError};
 
@@ -48,7 +49,8 @@ pub enum StartPosition {
     Latest,
 }
 
-/// Settings of one dataflow process. Durations are humantime strings (`500ms`, `10s`, `1m`).
+/// Settings of one dataflow process. Durations are read by [`wa_cli::duration`], as in every
+/// program: `500ms`, `10s`, `1m`, `1min`, `1h30m`, or a bare number of seconds (`30`, `0.5`).
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// The timely process list (`workers.toml`). Without it the cluster is this one process
@@ -229,41 +231,30 @@ impl RunArgs {
     }
 }
 
-/// Parses `500ms`, `10s`, `1m`, `2h`, or a bare number of seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?} (e.g. 500ms, 10s, 1m)"))?;
-    let secs = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("unknown duration unit {other:?} in {s:?}")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("invalid duration {s:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("10 parsecs").is_err());
-        assert!(parse_duration("-1s").is_err());
+    fn every_duration_flag_reads_the_shared_syntax() {
+        let cli = Cli::try_parse_from([
+            "wa-dataflow",
+            "--roll-interval",
+            "1min",
+            "--idle-timeout",
+            "1h30m",
+            "--max-out-of-orderness",
+            "0.5",
+            "--window-size",
+            "2m",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.roll_interval, Duration::from_secs(60));
+        assert_eq!(cli.run.idle_timeout, Duration::from_secs(5400));
+        assert_eq!(cli.run.max_out_of_orderness, Duration::from_millis(500));
+        assert_eq!(cli.run.window_size, Duration::from_secs(120));
+        let e = Cli::try_parse_from(["wa-dataflow", "--idle-timeout=-1s"]).unwrap_err();
+        assert!(e.to_string().contains("cannot be negative"), "{e}");
     }
 
     #[test]

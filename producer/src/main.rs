@@ -47,13 +47,15 @@ enum Command {
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    // The old names of renamed settings are still read; each use is logged as a warning.
+    let (cli, deprecations) = wa_cli::renamed::parse::<Cli>(simulate::RENAMED);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    wa_cli::renamed::warn(&deprecations);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
@@ -96,5 +98,92 @@ pub(crate) async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use wa_cli::renamed::try_parse_from;
+
+    use super::*;
+
+    /// `simulate`'s settings from `argv` (after `wa-producer simulate`), parsed as `main`
+    /// does with `env` as the renamed settings' environment, and the old names used.
+    fn simulate(argv: &[&str], env: &[(&str, &str)]) -> (simulate::SimulateArgs, Vec<String>) {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let argv = ["wa-producer", "simulate"]
+            .into_iter()
+            .chain(argv.iter().copied());
+        let (cli, deprecations) =
+            try_parse_from::<Cli, _, _>(argv, simulate::RENAMED, lookup).unwrap();
+        let Command::Simulate(args) = cli.command else {
+            panic!("simulate expected")
+        };
+        (
+            args,
+            deprecations.iter().map(|d| d.old().to_owned()).collect(),
+        )
+    }
+
+    #[test]
+    fn simulate_durations() {
+        let (args, olds) = simulate(&[], &[]);
+        assert_eq!(
+            (args.out_of_order, args.late_by),
+            (Duration::ZERO, Duration::from_secs(120))
+        );
+        assert_eq!(args.duration, None);
+        assert!(olds.is_empty());
+        let (args, _) = simulate(
+            &[
+                "--duration",
+                "1min",
+                "--out-of-order",
+                "1.5s",
+                "--late-by",
+                "30",
+            ],
+            &[],
+        );
+        assert_eq!(args.duration, Some(Duration::from_secs(60)));
+        assert_eq!(args.out_of_order, Duration::from_millis(1500));
+        assert_eq!(args.late_by, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn millisecond_flags_and_variables_are_still_read() {
+        let (args, olds) = simulate(&["--out-of-order-ms", "2000", "--late-by-ms=60000"], &[]);
+        assert_eq!(args.out_of_order, Duration::from_secs(2));
+        assert_eq!(args.late_by, Duration::from_secs(60));
+        assert_eq!(olds, ["--out-of-order-ms", "--late-by-ms"]);
+        let env = [
+            ("WA_SIM_OUT_OF_ORDER_MS", "1000"),
+            ("WA_SIM_LATE_BY_MS", "8000"),
+        ];
+        let (args, olds) = simulate(&[], &env);
+        assert_eq!(args.out_of_order, Duration::from_secs(1));
+        assert_eq!(args.late_by, Duration::from_secs(8));
+        assert_eq!(olds, ["WA_SIM_OUT_OF_ORDER_MS", "WA_SIM_LATE_BY_MS"]);
+        // A flag wins over an old variable.
+        let (args, _) = simulate(&["--late-by", "10s"], &env);
+        assert_eq!(args.late_by, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn serve_is_untouched_by_simulate_renames() {
+        let argv = ["wa-producer", "serve"];
+        let env = |name: &str| (name == "WA_SIM_LATE_BY_MS").then(|| "8000".to_owned());
+        let (cli, deprecations) =
+            try_parse_from::<Cli, _, _>(argv, simulate::RENAMED, env).unwrap();
+        assert!(matches!(cli.command, Command::Serve(_)));
+        assert!(deprecations[0]
+            .to_string()
+            .contains("not read by this command"));
     }
 }

@@ -13,11 +13,33 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use wa_cli::parse_duration;
+use wa_cli::renamed::{OldValue, Renamed};
 
 use crate::generator::{Generator, SimConfig};
 use crate::kafka::{Enqueue, EventProducer, KafkaArgs};
 
-/// Flags of `simulate`.
+/// The renamed settings of `simulate`, still read under their old names with a warning
+/// ([`wa_cli::renamed`]): `--out-of-order-ms` / `WA_SIM_OUT_OF_ORDER_MS` and `--late-by-ms` /
+/// `WA_SIM_LATE_BY_MS`, whole milliseconds, are now durations like every other program's:
+/// `--out-of-order` / `WA_SIM_OUT_OF_ORDER`, `--late-by` / `WA_SIM_LATE_BY` (an old value `N`
+/// is read as `Nms`).
+pub const RENAMED: &[Renamed] = &[
+    Renamed {
+        id: "out_of_order",
+        old_flag: Some("out-of-order-ms"),
+        old_env: Some("WA_SIM_OUT_OF_ORDER_MS"),
+        old_value: OldValue::Millis,
+    },
+    Renamed {
+        id: "late_by",
+        old_flag: Some("late-by-ms"),
+        old_env: Some("WA_SIM_LATE_BY_MS"),
+        old_value: OldValue::Millis,
+    },
+];
+
+/// Flags of `simulate`. Durations are read by [`wa_cli::duration`], as in every program.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
     #[command(flatten)]
@@ -31,8 +53,8 @@ pub struct SimulateArgs {
     #[arg(long, env = "WA_SIM_EVENTS", conflicts_with = "duration")]
     pub events: Option<u64>,
 
-    /// Stop after this much stream time, e.g. `30s`, `5m`, `1h`, `500ms`
-    /// (`floor(duration × rate)` events).
+    /// Stop after this much stream time, e.g. `30s`, `5m`, `1h30m`, `500ms`, or a bare number
+    /// of seconds (`floor(duration × rate)` events).
     #[arg(long, env = "WA_SIM_DURATION", value_parser = parse_duration)]
     pub duration: Option<Duration>,
 
@@ -48,18 +70,22 @@ pub struct SimulateArgs {
     #[arg(long, env = "WA_SIM_START_TIME", value_parser = parse_start_time)]
     pub start_time: Option<i64>,
 
-    /// Largest backward jitter of event times, ms (keep it below the dataflow's
-    /// out-of-orderness bound so these events stay on time). 0: in order.
-    #[arg(long, env = "WA_SIM_OUT_OF_ORDER_MS", default_value_t = 0)]
-    pub out_of_order_ms: u64,
+    /// Largest backward jitter of event times, a duration in whole milliseconds (`2s`,
+    /// `1500ms`; keep it below the dataflow's `--max-out-of-orderness` so these events stay
+    /// on time). 0: in order. Was `--out-of-order-ms` / `WA_SIM_OUT_OF_ORDER_MS` (deprecated,
+    /// still read).
+    #[arg(long, env = "WA_SIM_OUT_OF_ORDER", default_value = "0s", value_parser = parse_duration)]
+    pub out_of_order: Duration,
 
-    /// Share of late events (0..=1), once the stream has run for 2 × `--late-by-ms`.
+    /// Share of late events (0..=1), once the stream has run for 2 × `--late-by`.
     #[arg(long, env = "WA_SIM_LATE_FRACTION", default_value_t = 0.0)]
     pub late_fraction: f64,
 
-    /// How much older than the stream's current time a late event is, ms.
-    #[arg(long, env = "WA_SIM_LATE_BY_MS", default_value_t = 120_000)]
-    pub late_by_ms: u64,
+    /// How much older than the stream's current time a late event is: a duration in whole
+    /// milliseconds (`2m`, `30s`). Was `--late-by-ms` / `WA_SIM_LATE_BY_MS` (deprecated, still
+    /// read).
+    #[arg(long, env = "WA_SIM_LATE_BY", default_value = "2m", value_parser = parse_duration)]
+    pub late_by: Duration,
 
     /// Number of distinct simulated users.
     #[arg(long, env = "WA_SIM_USERS", default_value_t = 100_000)]
@@ -75,24 +101,9 @@ pub struct SimulateArgs {
     pub log: Option<PathBuf>,
 }
 
-/// Parses `30s`, `5m`, `1h`, `250ms` or a bare number of seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("expected a duration such as 30s, 5m, 1h, 250ms; got {s:?}"))?;
-    let secs = match unit {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(format!("unknown duration unit {unit:?} (ms, s, m, h)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+/// `d` in whole milliseconds (finer parts dropped; saturating far beyond any real setting).
+fn whole_millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Parses RFC 3339 or UTC epoch milliseconds.
@@ -123,9 +134,9 @@ pub fn run(args: &SimulateArgs, stop: Arc<AtomicBool>) -> Result<u64> {
         seed,
         rate_per_sec: args.rate,
         start_ms,
-        out_of_order_ms: args.out_of_order_ms,
+        out_of_order_ms: whole_millis(args.out_of_order),
         late_fraction: args.late_fraction,
-        late_by_ms: args.late_by_ms,
+        late_by_ms: whole_millis(args.late_by),
         users: args.users,
     };
     let generator = Generator::new(config).context("invalid simulation flags")?;
@@ -246,16 +257,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        for bad in ["", "s", "10x", "-1s", "1e999s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
+    fn whole_millis_drops_finer_parts() {
+        assert_eq!(whole_millis(Duration::from_micros(1_500_900)), 1_500);
+        assert_eq!(whole_millis(Duration::MAX), u64::MAX);
     }
 
     #[test]

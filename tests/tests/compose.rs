@@ -416,7 +416,7 @@ fn init_steps_and_programs_agree() {
 
     // Hive: one database, and the metastore address is the metastore service.
     let database = hive_init.var("WA_DATABASE");
-    assert_eq!(archiver.var("WA_HIVE_DATABASE"), database);
+    assert_eq!(archiver.var("WA_DATABASE"), database);
     for service in &dataflow {
         assert_eq!(service.var("WA_DATABASE"), database, "{}", service.name);
     }

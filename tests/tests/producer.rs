@@ -139,8 +139,8 @@ async fn simulate_puts_exactly_n_valid_records_matching_its_log() {
         "3000",
         "--start-time",
         "2026-11-30T04:00:00Z",
-        "--out-of-order-ms",
-        "500",
+        "--out-of-order",
+        "500ms",
     ];
     let log = simulate(s, &topic, &dir.join("a.ndjson"), &flags);
     let lines: Vec<&str> = log.lines().collect();
@@ -219,8 +219,8 @@ async fn same_seed_and_flags_give_the_same_log_byte_for_byte() {
             seed,
             "--start-time",
             "1796011200000",
-            "--out-of-order-ms",
-            "300",
+            "--out-of-order",
+            "300ms",
         ]
     };
 
@@ -307,10 +307,10 @@ async fn late_events_follow_the_documented_rule_and_reach_kafka_with_their_time(
         "3",
         "--late-fraction",
         "0.1",
-        "--late-by-ms",
-        "1000",
-        "--out-of-order-ms",
-        "100",
+        "--late-by",
+        "1s",
+        "--out-of-order",
+        "100ms",
     ];
     let log = simulate(s, &topic, &dir.join("late.ndjson"), &flags);
     let times: Vec<i64> = log

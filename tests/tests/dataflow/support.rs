@@ -70,9 +70,9 @@ impl Sim {
             .args(["--events", &self.events.to_string()])
             .args(["--rate", &self.rate.to_string()])
             .args(["--start-time", &self.start_ms.to_string()])
-            .args(["--out-of-order-ms", &self.out_of_order_ms.to_string()])
+            .args(["--out-of-order", &format!("{}ms", self.out_of_order_ms)])
             .args(["--late-fraction", &self.late_fraction.to_string()])
-            .args(["--late-by-ms", &self.late_by_ms.to_string()])
+            .args(["--late-by", &format!("{}ms", self.late_by_ms)])
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         if self.no_pacing {
