@@ -18,6 +18,8 @@
 //!   do must hold [`Stack::exclusive`], every other test holds [`Stack::shared`], so a fault
 //!   never hits an unrelated test.
 //! - [`corpus`] holds more than 50 kinds of malformed records, each with its rejection reason.
+//! - [`Stack::orc_tools`] runs Apache ORC's Java tools (`meta`, `data`) of the ORC release
+//!   Hive 4.0.1 ships on local copies of our files.
 //!
 //! Must never: mock a service, or pass when a service is missing.
 
@@ -27,6 +29,7 @@ pub mod dataflow;
 mod hive_sql;
 mod kafka;
 pub mod oracle;
+mod orc_tools;
 mod sql_engine;
 mod stack;
 pub mod web;
@@ -34,6 +37,7 @@ pub mod web;
 pub use bin::binary;
 pub use hive_sql::{Column, ResultSet};
 pub use kafka::{create_topic, kafka_config, read_topic};
+pub use orc_tools::{DataRow, FileMeta, OrcTools};
 pub use sql_engine::SqlEngine;
 pub use stack::{stack, Outage, Stack, StackGuard};
 
