@@ -5,7 +5,7 @@ validates events, performs window-based aggregations, writes results to Hive tab
 that job written the way a data engineer would write it on Spark, doing the same work as
 `wa-dataflow`:
 
-  Kafka topic ──▶ parse + validate (SPEC §2) ──┬──▶ raw_web_events   (every valid event)
+  Kafka topic ──▶ parse + validate (the event schema) ──┬──▶ raw_web_events   (every valid event)
                                                └──▶ 1-minute tumbling windows, watermark
                                                     delay 5 s, count per (page_url,
                                                     event_type, window) ──▶ page_analytics
@@ -51,7 +51,7 @@ STARTED = time.time()
 
 REPO = Path(__file__).resolve().parents[2]
 
-# SPEC §2 fields, in wire order. Every field is read as a string first: `event_time` may be an
+# The event fields, in wire order. Every field is read as a string first: `event_time` may be an
 # RFC 3339 string or epoch milliseconds, and from_json turns a JSON number read as a string
 # into its text, so one string column covers both forms.
 FIELDS = ["event_id", "user_id", "session_id", "event_type", "page_url",
@@ -121,7 +121,7 @@ def session(a):
         "spark.hadoop.hive.metastore.uris": a.metastore_uri,
         "spark.sql.warehouse.dir": a.warehouse,
         "spark.hadoop.fs.defaultFS": a.hdfs_url,
-        # SPEC §3: replication 2 on a 2-DataNode HDFS (the HDFS client's default is 3).
+        # Replication 2 on a 2-DataNode HDFS (the HDFS client's default is 3).
         "spark.hadoop.dfs.replication": "2",
         # Windows, `dt` and timestamps in UTC, like ours.
         "spark.sql.session.timeZone": "UTC",
@@ -170,7 +170,7 @@ def create_tables(spark, a):
 
 
 def valid_events(spark, a):
-    """The topic as a stream of valid events: SPEC §2 columns, event_time a UTC timestamp."""
+    """The topic as a stream of valid events: the event columns, event_time a UTC timestamp."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 

@@ -17,7 +17,9 @@ LARGE=${2:-20000000}
 RATE=20000
 START_MS=1767225600000   # 2026-01-01T00:00:00Z
 STACK="$ROOT/tests/stack/stack"
+set -a  # export what `stack env` prints, so the programs below read it
 eval "$("$STACK" env)"
+set +a
 cargo build --release --quiet --bin wa-producer --bin wa-dataflow --manifest-path "$ROOT/Cargo.toml"
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 OUT=$(mktemp -d)

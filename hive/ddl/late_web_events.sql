@@ -1,4 +1,4 @@
--- Valid events that arrived behind their Kafka partition's watermark (SPEC §4): not counted in
+-- Valid events that arrived behind their Kafka partition's watermark (docs/dataflow-design.md): not counted in
 -- page_analytics, but never lost. They are still in raw_web_events and the raw archive.
 -- Placeholders: ${DATABASE} (the Hive database) and ${DB_LOCATION} (its directory on HDFS).
 CREATE EXTERNAL TABLE IF NOT EXISTS ${DATABASE}.late_web_events (

@@ -1,4 +1,4 @@
--- Event counts per (page_url, event_type, window) (SPEC §3, §4). Written by the dataflow once
+-- Event counts per (page_url, event_type, window) (hive/README.md, docs/dataflow-design.md). Written by the dataflow once
 -- the watermark passes window_end.
 -- Placeholders: ${DATABASE} (the Hive database) and ${DB_LOCATION} (its directory on HDFS).
 CREATE EXTERNAL TABLE IF NOT EXISTS ${DATABASE}.page_analytics (

@@ -1,4 +1,4 @@
--- Every valid web event, one row each (SPEC §2, §3). Written by the dataflow.
+-- Every valid web event, one row each (events/README.md, hive/README.md). Written by the dataflow.
 -- Placeholders: ${DATABASE} (the Hive database) and ${DB_LOCATION} (its directory on HDFS).
 -- Run with beeline: --hivevar DATABASE=default --hivevar DB_LOCATION=hdfs://…/user/hive/warehouse
 CREATE EXTERNAL TABLE IF NOT EXISTS ${DATABASE}.raw_web_events (

@@ -1,4 +1,4 @@
--- Dead letters: Kafka records that are not valid events (SPEC §2), kept verbatim with the
+-- Dead letters: Kafka records that are not valid events (events/README.md), kept verbatim with the
 -- reason. The value is BINARY, not STRING: a record may be invalid UTF-8 and must survive
 -- byte for byte (read it as text with CAST(raw_value AS STRING)).
 -- Placeholders: ${DATABASE} (the Hive database) and ${DB_LOCATION} (its directory on HDFS).

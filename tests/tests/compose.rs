@@ -380,7 +380,7 @@ fn init_steps_and_programs_agree() {
 
     // Replication 2 on 2 DataNodes, and hdfs-init waits for both.
     let replication = xml_property(&hdfs_site, "dfs.replication").expect("dfs.replication");
-    assert_eq!(replication, "2", "SPEC: HDFS replication factor 2");
+    assert_eq!(replication, "2", "HDFS replication factor 2");
     let datanodes = running("hdfs")
         .iter()
         .filter(|s| s.command().get(1) == Some(&"datanode"))
@@ -394,7 +394,7 @@ fn init_steps_and_programs_agree() {
 
     // Kafka: the topic kafka-init creates is the one produced to and consumed from.
     let topic = service("kafka-init").var("TOPIC");
-    assert_eq!(topic, "web_analytics", "SPEC: topic web_analytics");
+    assert_eq!(topic, "web_analytics", "topic web_analytics");
     for producer in running("wa-producer") {
         assert_eq!(producer.var("WA_TOPIC"), topic, "{}", producer.name);
     }
