@@ -74,7 +74,12 @@ pub struct CommonArgs {
     /// librdkafka properties passed through as is, applied after ours (repeatable; e.g.
     /// `-X security.protocol=SASL_SSL`). Several in one value, here or in the environment, are
     /// separated by `;` (`debug=broker,topic;linger.ms=5`).
-    #[arg(short = 'X', value_name = "KEY=VALUE[;…]", env = "WA_KAFKA_PROPERTIES")]
+    #[arg(
+        short = 'X',
+        value_name = "KEY=VALUE[;…]",
+        env = "WA_KAFKA_PROPERTIES",
+        hide_env_values = true
+    )]
     pub kafka_properties: Vec<KafkaProperties>,
 }
 

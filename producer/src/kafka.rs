@@ -44,7 +44,8 @@ pub struct KafkaArgs {
         short = 'X',
         long = "kafka-property",
         value_name = "KEY=VALUE[;…]",
-        env = "WA_KAFKA_PROPERTIES"
+        env = "WA_KAFKA_PROPERTIES",
+        hide_env_values = true
     )]
     pub properties: Vec<KafkaProperties>,
 }
