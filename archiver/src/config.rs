@@ -184,11 +184,7 @@ mod tests {
 
     /// Parses `argv` as `main` does, with `env` as the renamed settings' environment.
     fn parse_renamed(argv: &[&str], env: &[(&str, &str)]) -> (RunArgs, Vec<String>) {
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        };
+        let lookup = wa_cli::renamed::env_from(env);
         let argv = std::iter::once("wa-archiver").chain(argv.iter().copied());
         let (cli, deprecations) = try_parse_from::<Cli, _, _>(argv, RENAMED, lookup).unwrap();
         let args = match cli.command {

@@ -107,6 +107,17 @@ pub fn parse<P: CommandFactory + FromArgMatches>(renamed: &[Renamed]) -> (P, Vec
     .unwrap_or_else(|e| e.exit())
 }
 
+/// An environment lookup for [`try_parse_from`] over fixed `(name, value)` pairs, the first
+/// pair of a name winning: for tests, which must not depend on the process environment.
+pub fn env_from<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 /// [`parse`] of the given command line (`argv[0]` first) that returns clap's error instead of
 /// exiting. `env` looks up the renamed settings' environment variables, old and new (the
 /// process environment in [`parse`]; a fixed map in tests). The new arguments' own values

@@ -168,11 +168,7 @@ mod tests {
     /// `argv` (after `wa-hive`) parsed as `main` does, with `env` as the renamed settings'
     /// environment; the old names used.
     fn parse(argv: &[&str], env: &[(&str, &str)]) -> (Cli, Vec<String>) {
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        };
+        let lookup = wa_cli::renamed::env_from(env);
         let argv = std::iter::once("wa-hive").chain(argv.iter().copied());
         let (cli, deprecations) = try_parse_from::<Cli, _, _>(argv, RENAMED, lookup).unwrap();
         (

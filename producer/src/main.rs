@@ -112,11 +112,7 @@ mod tests {
     /// `simulate`'s settings from `argv` (after `wa-producer simulate`), parsed as `main`
     /// does with `env` as the renamed settings' environment, and the old names used.
     fn simulate(argv: &[&str], env: &[(&str, &str)]) -> (simulate::SimulateArgs, Vec<String>) {
-        let lookup = |name: &str| {
-            env.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        };
+        let lookup = wa_cli::renamed::env_from(env);
         let argv = ["wa-producer", "simulate"]
             .into_iter()
             .chain(argv.iter().copied());
