@@ -6,6 +6,8 @@
 //! - [`fixtures`]: the inputs those benches use, shaped like `wa-producer simulate` output.
 //! - [`kafka_count`] (binary `wa-bench kafka-count`): the bare limit — a consumer that only
 //!   counts the records and bytes of a topic.
+//! - [`state_memory`] (binary `wa-bench state-memory`): the memory of the visitor and session
+//!   state at its peak and after it is released.
 //! - `run`: the end-to-end bench script (ours vs. the seed's Spark job vs. the limit), and
 //!   `spark/`: that Spark job.
 //!
@@ -13,3 +15,4 @@
 
 pub mod fixtures;
 pub mod kafka_count;
+pub mod state_memory;

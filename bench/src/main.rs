@@ -8,6 +8,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use kafka_properties::KafkaProperties;
 use wa_bench::kafka_count::{count, CountConfig};
+use wa_bench::state_memory::{self, StateMemoryConfig};
+
+/// The allocator `wa-dataflow` uses, so `state-memory` measures what the pipeline would.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Benchmark helpers (not part of the pipeline).
 #[derive(Debug, Parser)]
@@ -34,6 +39,22 @@ enum Command {
         /// librdkafka properties `KEY=VALUE[;KEY=VALUE…]` (repeatable), applied after ours.
         #[arg(short = 'X', value_name = "KEY=VALUE[;…]")]
         properties: Vec<KafkaProperties>,
+    },
+    /// Peak and released memory of the visitor state (one window of `--users` distinct
+    /// users) and of the session state (`--sessions` open sessions), in-process, no services.
+    StateMemory {
+        /// Distinct users in the one window.
+        #[arg(long, default_value_t = 1_000_000)]
+        users: u64,
+        /// Distinct pages.
+        #[arg(long, default_value_t = 100)]
+        pages: u64,
+        /// Open sessions.
+        #[arg(long, default_value_t = 100_000)]
+        sessions: u64,
+        /// Events per session.
+        #[arg(long, default_value_t = 8)]
+        events_per_session: u64,
     },
 }
 
@@ -64,6 +85,26 @@ fn main() -> Result<()> {
                     .unwrap_or_default(),
             );
             println!("{}", report.to_json());
+        }
+        Command::StateMemory {
+            users,
+            pages,
+            sessions,
+            events_per_session,
+        } => {
+            let r = state_memory::run(StateMemoryConfig {
+                users,
+                pages,
+                sessions,
+                events_per_session,
+            });
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+            println!("state-memory: {users} distinct users in one window over {pages} pages; {sessions} open sessions × {events_per_session} events");
+            println!("  baseline RSS                      {:8.1} MiB", mib(r.baseline));
+            println!("  visitors: window open             {:8.1} MiB  (loaded in {:.1} s)", mib(r.visitors_open), r.seconds[0]);
+            println!("  visitors: window closed           {:8.1} MiB  ({} figures out, {:.1} s)", mib(r.visitors_closed), r.visitor_figures, r.seconds[1]);
+            println!("  sessions: open                    {:8.1} MiB  (loaded in {:.1} s)", mib(r.sessions_open), r.seconds[2]);
+            println!("  sessions: closed and checkpointed {:8.1} MiB  ({} closed, {:.1} s)", mib(r.sessions_closed), r.sessions_closed_count, r.seconds[3]);
         }
     }
     Ok(())

@@ -132,6 +132,11 @@ pub struct Checkpoint {
     pub written_at: String,
     /// Per Kafka partition.
     pub partitions: BTreeMap<i32, PartitionCheckpoint>,
+    /// Workers of the run that wrote it: whose session snapshots hold the sessions open at
+    /// `F` (`crate::session_store`). `None` in checkpoints written before sessions existed:
+    /// the run then starts with no open sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_workers: Option<usize>,
 }
 
 /// A checkpoint that cannot be read or written.
@@ -193,6 +198,7 @@ impl Checkpoint {
             frontier_ms,
             written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             partitions,
+            session_workers: None,
         }
     }
 }

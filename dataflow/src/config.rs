@@ -150,6 +150,15 @@ pub struct RunArgs {
     /// three times this of event rows (`docs/dataflow-design.md`, Backpressure).
     #[arg(long, env = "WA_ROLL_SIZE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub roll_size_bytes: usize,
+    /// A session ends when its `session_id` has no on-time event for longer than this (GA4
+    /// and most analytics tools use 30 minutes). Must be positive.
+    #[arg(long, env = "WA_SESSION_GAP", default_value = "30m", value_parser = parse_duration)]
+    pub session_gap: Duration,
+    /// A session is cut at this length: the first event this long after its first event
+    /// starts a new session. Must be positive. Open sessions are part of every checkpoint's
+    /// state (`docs/visitors-and-sessions.md`).
+    #[arg(long, env = "WA_MAX_SESSION_DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub max_session_duration: Duration,
     /// ORC compression codec.
     #[arg(long, env = "WA_COMPRESSION", value_enum, default_value = "zlib")]
     pub compression: CompressionArg,
@@ -221,6 +230,25 @@ impl RunArgs {
         let size = self.window_size.as_millis() as i64;
         let slide = self.window_slide.map_or(size, |s| s.as_millis() as i64);
         WindowSpec::hopping(size, slide)
+    }
+
+    /// `--session-gap` and `--max-session-duration` in ms.
+    ///
+    /// # Errors
+    /// When either is zero.
+    pub fn session_rules(&self) -> Result<crate::sessions::SessionRules, String> {
+        let gap_ms = self.session_gap.as_millis() as i64;
+        let max_duration_ms = self.max_session_duration.as_millis() as i64;
+        if gap_ms <= 0 || max_duration_ms <= 0 {
+            return Err(format!(
+                "--session-gap ({:?}) and --max-session-duration ({:?}) must be positive",
+                self.session_gap, self.max_session_duration
+            ));
+        }
+        Ok(crate::sessions::SessionRules {
+            gap_ms,
+            max_duration_ms,
+        })
     }
 
     /// The Hive layer's configuration from these flags.

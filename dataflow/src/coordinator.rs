@@ -29,11 +29,10 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::{Scope, Stream};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, CutReport, PartitionCut};
-use crate::days::DayMarker;
+use crate::days::{DayMarker, DayRules};
 use crate::source::to_time;
 use crate::status::{format_ms, Status};
 use crate::watermark::PartitionWatermark;
-use crate::window::WindowSpec;
 
 /// Settings of the coordinator.
 #[derive(Clone)]
@@ -50,8 +49,8 @@ pub struct CoordinatorSettings {
     pub max_out_of_orderness_ms: i64,
     /// Consumer settings for reporting offsets to the group.
     pub kafka: ClientConfig,
-    /// Window assignment (for `page_analytics` day completeness).
-    pub window: WindowSpec,
+    /// When a day of each table is complete (`_SUCCESS`).
+    pub day_rules: DayRules,
     /// Tables (for `_SUCCESS` markers).
     pub tables: hive::HiveTables,
     /// The process's tokio runtime.
@@ -112,6 +111,7 @@ pub fn coordinator<'scope>(
 ) -> Stream<'scope, u64, Vec<()>> {
     let scope: Scope<'scope, u64> = cuts.scope();
     let is_leader = scope.index() == 0;
+    let peers = scope.peers();
     cuts.binary_frontier::<_, CapacityContainerBuilder<Vec<()>>, _, _, _, _>(
         committed,
         Exchange::new(|_: &CutReport| 0),
@@ -122,7 +122,7 @@ pub fn coordinator<'scope>(
             let s = settings;
             let mut last_frontier = s.restored.as_ref().map_or(i64::MIN, |c| c.frontier_ms);
             let mut days = is_leader
-                .then(|| DayMarker::new(s.tables.clone(), s.window, s.runtime.clone()));
+                .then(|| DayMarker::new(s.tables.clone(), s.day_rules, s.runtime.clone()));
             if let (Some(days), Some(restored)) = (days.as_mut(), &s.restored) {
                 // Days the restored checkpoint proves complete: their markers may be missing
                 // (a crash between checkpoint and marker, or a run that did not write them).
@@ -223,7 +223,8 @@ pub fn coordinator<'scope>(
                     && (fresh_cuts || frontier > last_frontier)
                 {
                     fresh_cuts = false;
-                    let checkpoint = Checkpoint::from_cuts(&s.topic, frontier, latest.values());
+                    let mut checkpoint = Checkpoint::from_cuts(&s.topic, frontier, latest.values());
+                    checkpoint.session_workers = Some(peers);
                     let (store, cp) = (s.store.clone(), checkpoint.clone());
                     let task = s.runtime.spawn(async move { store.store(&cp).await });
                     writing = Some(Writing {

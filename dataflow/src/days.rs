@@ -36,18 +36,31 @@ pub fn day_start_ms(dt: PartitionDate) -> i64 {
         .timestamp_millis()
 }
 
+/// What decides when a day of a result table is complete.
+#[derive(Debug, Clone, Copy)]
+pub struct DayRules {
+    /// Window assignment (`page_analytics`, `visitor_analytics`).
+    pub window: WindowSpec,
+    /// `--max-session-duration`, ms (`sessions`).
+    pub max_session_ms: i64,
+}
+
 /// The smallest checkpoint frontier (UTC epoch ms) at which day `dt` of `table` is complete:
-/// the end of the day for the event tables; for `page_analytics` (whose `dt` is the date of
-/// `window_start`) the end of the last window starting on that day — `end − slide + size`
-/// when the slide divides a day.
-pub fn complete_at(table: Table, dt: PartitionDate, window: WindowSpec) -> i64 {
+/// the end of the day for the event tables; for `page_analytics` and `visitor_analytics`
+/// (whose `dt` is the date of `window_start`) the end of the last window starting on that
+/// day — `end − slide + size` when the slide divides a day; for `sessions` (whose `dt` is the
+/// date of `session_start`) the end of the day plus the longest session, by which every
+/// session starting that day has closed.
+pub fn complete_at(table: Table, dt: PartitionDate, rules: DayRules) -> i64 {
     let day_end = day_start_ms(dt) + DAY_MS;
-    if table == Table::PageAnalytics {
-        let slide = window.slide_ms();
-        let last_start = (day_end - 1).div_euclid(slide) * slide;
-        last_start + window.size_ms()
-    } else {
-        day_end
+    match table {
+        Table::PageAnalytics | Table::VisitorAnalytics => {
+            let slide = rules.window.slide_ms();
+            let last_start = (day_end - 1).div_euclid(slide) * slide;
+            last_start + rules.window.size_ms()
+        }
+        Table::Sessions => day_end.saturating_add(rules.max_session_ms),
+        Table::RawWebEvents | Table::LateWebEvents | Table::RejectedWebEvents => day_end,
     }
 }
 
@@ -77,7 +90,7 @@ type Known = Arc<Mutex<BTreeSet<(Table, PartitionDate)>>>;
 /// in the background (on the process's tokio runtime).
 pub struct DayMarker {
     tables: HiveTables,
-    window: WindowSpec,
+    rules: DayRules,
     runtime: Handle,
     known: Known,
     running: Option<JoinHandle<()>>,
@@ -85,12 +98,12 @@ pub struct DayMarker {
 }
 
 impl DayMarker {
-    /// A marker for `tables` (through their HDFS client), with windows `window`, running its
-    /// passes on `runtime`. Makes no call to HDFS.
-    pub fn new(tables: HiveTables, window: WindowSpec, runtime: Handle) -> Self {
+    /// A marker for `tables` (through their HDFS client), with `rules`, running its passes on
+    /// `runtime`. Makes no call to HDFS.
+    pub fn new(tables: HiveTables, rules: DayRules, runtime: Handle) -> Self {
         DayMarker {
             tables,
-            window,
+            rules,
             runtime,
             known: Arc::default(),
             running: None,
@@ -114,9 +127,9 @@ impl DayMarker {
         let Some(frontier_ms) = self.queued.take() else {
             return;
         };
-        let (tables, window, known) = (self.tables.clone(), self.window, self.known.clone());
+        let (tables, rules, known) = (self.tables.clone(), self.rules, self.known.clone());
         self.running = Some(self.runtime.spawn(async move {
-            mark_complete_days(&tables, window, frontier_ms, &known).await;
+            mark_complete_days(&tables, rules, frontier_ms, &known).await;
         }));
     }
 
@@ -131,7 +144,7 @@ impl DayMarker {
 /// none yet. Failures are logged; the next pass tries again.
 async fn mark_complete_days(
     tables: &HiveTables,
-    window: WindowSpec,
+    rules: DayRules,
     frontier_ms: i64,
     known: &Known,
 ) {
@@ -150,7 +163,7 @@ async fn mark_complete_days(
             }
         };
         for dt in dates {
-            if complete_at(table, dt, window) > frontier_ms || is_known(table, dt) {
+            if complete_at(table, dt, rules) > frontier_ms || is_known(table, dt) {
                 continue;
             }
             match contents(tables, table, dt).await {
@@ -184,6 +197,13 @@ mod tests {
         PartitionDate::new(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
     }
 
+    fn r(window: WindowSpec) -> DayRules {
+        DayRules {
+            window,
+            max_session_ms: 86_400_000,
+        }
+    }
+
     #[test]
     fn event_tables_are_complete_at_the_end_of_the_day() {
         let d = dt("2026-11-30");
@@ -195,7 +215,7 @@ mod tests {
             Table::LateWebEvents,
             Table::RejectedWebEvents,
         ] {
-            assert_eq!(complete_at(table, d, window), end);
+            assert_eq!(complete_at(table, d, r(window)), end);
         }
     }
 
@@ -204,19 +224,31 @@ mod tests {
         let d = dt("2026-11-30");
         let end = day_start_ms(dt("2026-12-01"));
         let tumbling = WindowSpec::tumbling(60_000).unwrap();
-        assert_eq!(complete_at(Table::PageAnalytics, d, tumbling), end);
+        assert_eq!(complete_at(Table::PageAnalytics, d, r(tumbling)), end);
         // Hopping 1 min / 20 s: the last window of the day starts at 23:59:40 and ends at
         // 00:00:40 the next day.
         let hopping = WindowSpec::hopping(60_000, 20_000).unwrap();
-        assert_eq!(complete_at(Table::PageAnalytics, d, hopping), end + 40_000);
+        assert_eq!(complete_at(Table::PageAnalytics, d, r(hopping)), end + 40_000);
         // A slide that does not divide a day (7 min): the last window starts at the last
         // multiple of the slide before the day's end.
         let odd = WindowSpec::hopping(840_000, 420_000).unwrap();
         let last_start = (end - 1).div_euclid(420_000) * 420_000;
         assert!(last_start < end && last_start + 420_000 >= end);
         assert_eq!(
-            complete_at(Table::PageAnalytics, d, odd),
+            complete_at(Table::PageAnalytics, d, r(odd)),
             last_start + 840_000
         );
+    }
+
+    #[test]
+    fn visitors_follow_windows_and_sessions_wait_for_the_longest_session() {
+        let d = dt("2026-11-30");
+        let end = day_start_ms(dt("2026-12-01"));
+        let hopping = WindowSpec::hopping(60_000, 20_000).unwrap();
+        assert_eq!(
+            complete_at(Table::VisitorAnalytics, d, r(hopping)),
+            complete_at(Table::PageAnalytics, d, r(hopping))
+        );
+        assert_eq!(complete_at(Table::Sessions, d, r(hopping)), end + 86_400_000);
     }
 }

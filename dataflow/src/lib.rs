@@ -17,7 +17,12 @@
 //!   far in the future), duplicate, late or on time — the same on a replay as the first time.
 //! - [`dedup`]: deduplication by `event_id` within a horizon of event time.
 //! - [`rows`]: event rows and the ORC files they become; file names.
-//! - [`sink`]: final window counts → one `page_analytics` file per window.
+//! - [`visit`]: the stream of on-time events the visitor and session operators read.
+//! - [`visitors`]: distinct users and events per page (and site) and window, by
+//!   differential's `distinct_total` and `count_total`, combined before the exchange.
+//! - [`sessions`], [`session_store`]: sessions closed by inactivity or length, one row each;
+//!   their state snapshotted with the checkpoints.
+//! - [`sink`], [`results`]: final rows → ORC files, one writer per window or close bucket.
 //! - [`checkpoint`], [`coordinator`], [`recovery`]: exactly once across restarts.
 //! - [`days`]: `_SUCCESS` markers for the days a checkpoint proves complete.
 //! - [`pipeline`], [`launch`], [`config`], [`status`]: the process, the launcher, the command
@@ -34,9 +39,14 @@ pub mod launch;
 pub mod partition;
 pub mod pipeline;
 pub mod recovery;
+pub mod results;
 pub mod rows;
+pub mod session_store;
+pub mod sessions;
 pub mod sink;
 pub mod source;
 pub mod status;
+pub mod visit;
+pub mod visitors;
 pub mod watermark;
 pub mod window;

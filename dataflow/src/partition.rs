@@ -29,6 +29,7 @@ use std::time::Instant;
 use crate::checkpoint::{IdleAdvance, OpenWindow, PartitionCheckpoint, PartitionCut};
 use crate::dedup::Deduplicator;
 use crate::rows::{LateRow, RejectedRow, RowBuffer};
+use crate::visit::Visit;
 use crate::watermark::{Lateness, PartitionWatermark};
 use crate::window::WindowSpec;
 
@@ -149,13 +150,15 @@ impl PartitionState {
 
     /// Reads the record at `offset` (its value, and its Kafka timestamp — the ingestion time —
     /// in UTC epoch ms), judging it by the rules in the module docs. Window counts go into
-    /// `counts`, rows into [`PartitionState::rows`], figures into `tally`. `seen_at_ms` is the
-    /// wall clock of this activation (for rejected rows).
+    /// `counts`, on-time events into `visits` (for the visitor and session operators), rows
+    /// into [`PartitionState::rows`], figures into `tally`. `seen_at_ms` is the wall clock of
+    /// this activation (for rejected rows).
     pub fn read(
         &mut self,
         record: Record<'_>,
         rules: &Rules,
         counts: &mut HashMap<WindowKey, i64>,
+        visits: &mut Vec<Visit>,
         tally: &mut Tally,
     ) {
         let Record {
@@ -219,6 +222,7 @@ impl PartitionState {
         }
         match self.watermark.observe(event.event_time_ms) {
             Lateness::OnTime => {
+                visits.push(Visit::of(&event, self.id, offset));
                 for w in rules.window.windows_of(event.event_time_ms) {
                     if w.end_ms <= rules.skip_windows_until {
                         continue; // committed before the restart

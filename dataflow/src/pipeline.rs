@@ -1,11 +1,13 @@
 //! One process of the cluster: set-up, the dataflow every worker builds, and the worker loop.
 //!
 //! ```text
-//!  KafkaSource ──counts──▶ count_total (arranged by key) ──▶ WindowSink ──committed──┐
-//!      │  (rows committed by the source at each cut)                                  ▼
-//!      └──────cut reports────────────────────────────────────────────────▶ Checkpoint ──▶ probe
-//!                                                                                        │
-//!      ▲─────────────────── the probe tells sources what is checkpointed ────────────────┘
+//!  KafkaSource ──counts──▶ count_total ─────────────────────▶ Sink(page_analytics) ────┐
+//!      │ ──visits──▶ VisitorCombine ▶ distinct_total, count_total ▶ Sink(visitor_analytics) ┤ committed
+//!      │        └──▶ Sessions (exchanged by session_id) ────────▶ Sink(sessions) ──────────┤ frontier
+//!      │  (rows committed by the source at each cut)                                       ▼
+//!      └──────cut reports─────────────────────────────────────────────────────▶ Checkpoint ──▶ probe
+//!                                                                                             │
+//!      ▲──── the probe tells sources and Sessions what is checkpointed ───────────────────────┘
 //! ```
 
 use std::sync::Arc;
@@ -18,15 +20,24 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
-use timely::dataflow::operators::Probe;
+use timely::dataflow::operators::vec::Map;
+use timely::dataflow::operators::{Concat, Probe};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::cluster::ClusterConfig;
 use crate::config::RunArgs;
 use crate::coordinator::{coordinator, CoordinatorSettings};
-use crate::sink::{window_sink, SinkSettings};
+use crate::checkpoint::CutReport;
+use crate::partition::WindowKey;
+use crate::visit::Visit;
+use timely::dataflow::Stream;
+use crate::results::{page_files, session_files, visitor_files, PageRow};
+use crate::session_store::SessionStore;
+use crate::sessions::{sessions, SessionSettings};
+use crate::sink::{file_sink, SinkSettings};
 use crate::source::{kafka_source, SourceOutput, SourceSettings};
 use crate::status::{format_ms, spawn_status_line, Status};
+use crate::visitors::{visitor_counts, visitor_updates, VisitorSettings};
 
 /// The cluster this process belongs to: `--workers-file`, or one process of `--workers`.
 ///
@@ -96,6 +107,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let cluster = cluster_of(&args)?;
     let timely_config = cluster.timely_config(args.process)?;
     let window = args.window_spec()?;
+    let session_rules = args.session_rules().map_err(anyhow::Error::msg)?;
     let process = args.process;
 
     let mut metrics_addr = args.metrics_addr;
@@ -142,6 +154,26 @@ pub fn run(args: RunArgs) -> Result<()> {
             tracing::info!(path = store.path(), start = ?args.start_position, "no checkpoint; starting fresh")
         }
     }
+    let session_store = SessionStore::new(
+        tables.hdfs().clone(),
+        tables.config().write_retry,
+        &args.checkpoint_dir,
+        &args.topic,
+    );
+    let restored_sessions = match checkpoint.as_deref() {
+        Some(Checkpoint {
+            session_workers: Some(n),
+            frontier_ms,
+            ..
+        }) => runtime
+            .block_on(session_store.load(*n, *frontier_ms))
+            .context("reading the session snapshot of the checkpoint")?,
+        Some(_) => {
+            tracing::warn!("the checkpoint predates session snapshots: sessions open at its frontier are not restored");
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
     if process == 0 {
         if let Some(c) = &checkpoint {
             let n = runtime
@@ -188,12 +220,25 @@ pub fn run(args: RunArgs) -> Result<()> {
         runtime: runtime.handle().clone(),
         status: status.clone(),
     };
+    let skip_windows_until = checkpoint.as_ref().map_or(i64::MIN, |c| c.frontier_ms);
     let sink_settings = SinkSettings {
         tables: tables.clone(),
         runtime: runtime.handle().clone(),
-        skip_windows_until: checkpoint.as_ref().map_or(i64::MIN, |c| c.frontier_ms),
-        stop_at_ms,
         status: status.clone(),
+    };
+    let visitor_settings = VisitorSettings {
+        window,
+        skip_windows_until,
+        stop_at_ms,
+    };
+    let session_settings = SessionSettings {
+        rules: session_rules,
+        restored_frontier_ms: skip_windows_until,
+        restored: Arc::new(restored_sessions),
+        stop_at_ms,
+        store: session_store,
+        snapshot_interval: args.roll_interval,
+        runtime: runtime.handle().clone(),
     };
     let coordinator_settings = CoordinatorSettings {
         topic,
@@ -202,7 +247,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         stop_at_ms,
         max_out_of_orderness_ms: args.max_out_of_orderness.as_millis() as i64,
         kafka,
-        window,
+        day_rules: crate::days::DayRules {
+            window,
+            max_session_ms: session_rules.max_duration_ms,
+        },
         tables: tables.clone(),
         runtime: runtime.handle().clone(),
         status,
@@ -210,19 +258,32 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let guards = timely::execute(timely_config, move |worker| {
         let probe = ProbeHandle::new();
-        let (source_settings, sink_settings, coordinator_settings) = (
+        let (source_settings, sink_settings, coordinator_settings, session_settings) = (
             source_settings.clone(),
             sink_settings.clone(),
             coordinator_settings.clone(),
+            session_settings.clone(),
         );
         worker.dataflow::<u64, _, _>(|scope| {
             let out = kafka_source(scope, source_settings, probe.clone());
-            let (counts, cuts) = out.ok_err(|o| match o {
-                SourceOutput::Count(key, time, diff) => Ok((key, time, diff)),
-                SourceOutput::Cut(report) => Err(report),
-            });
-            let windows = counts.as_collection().count_total();
-            let committed = window_sink(windows.inner, sink_settings);
+            let (counts, visits, cuts) = split_source(out);
+
+            let pages = counts
+                .as_collection()
+                .count_total()
+                .inner
+                .flat_map(|(((page, kind, start, end), n), time, diff)| {
+                    (diff > 0).then_some(((page, kind, start, end, n) as PageRow, time))
+                });
+            let pages_done = file_sink(pages, page_files(), sink_settings.clone());
+
+            let figures = visitor_counts(visitor_updates(visits.clone(), visitor_settings));
+            let visitors_done = file_sink(figures, visitor_files(), sink_settings.clone());
+
+            let closed = sessions(visits, session_settings, probe.clone());
+            let sessions_done = file_sink(closed, session_files(), sink_settings);
+
+            let committed = pages_done.concat(visitors_done).concat(sessions_done);
             coordinator(cuts, committed, coordinator_settings).probe_with(&probe);
         });
         while worker.step_or_park(Some(Duration::from_millis(100))) {}
@@ -243,6 +304,29 @@ pub fn run(args: RunArgs) -> Result<()> {
         "dataflow complete"
     );
     Ok(())
+}
+
+/// A window-count update from the source: `(key, time, diff)`.
+type CountStream<'scope> = Stream<'scope, u64, Vec<(WindowKey, u64, i64)>>;
+/// On-time events from the source.
+type VisitStream<'scope> = Stream<'scope, u64, Vec<Visit>>;
+/// Cut reports from the source.
+type CutStream<'scope> = Stream<'scope, u64, Vec<CutReport>>;
+
+/// The source's output separated into window-count updates, visits and cut reports.
+// The `Result`s are routing tags moved through `ok_err`, not errors: their size is no cost.
+#[allow(clippy::result_large_err)]
+fn split_source<'scope>(
+    out: Stream<'scope, u64, Vec<SourceOutput>>,
+) -> (CountStream<'scope>, VisitStream<'scope>, CutStream<'scope>) {
+    type Data = Result<(WindowKey, u64, i64), Visit>;
+    let (data, cuts): (Stream<'scope, u64, Vec<Data>>, _) = out.ok_err(|o| match o {
+        SourceOutput::Count(key, time, diff) => Ok(Ok((key, time, diff))),
+        SourceOutput::Visit(visit) => Ok(Err(visit)),
+        SourceOutput::Cut(report) => Err(report),
+    });
+    let (counts, visits) = data.ok_err(|d| d);
+    (counts, visits, cuts)
 }
 
 /// This process's peak resident set size (`VmHWM` in `/proc/self/status`), bytes; 0 where

@@ -6,15 +6,17 @@
 //!
 //! - event-row files (`p<partition>-o<first offset>.orc`) whose first offset is at or after the
 //!   partition's committed `read_offset` ([`delete_uncommitted_rows`]);
-//! - `page_analytics` files of windows ending after the checkpoint's frontier
-//!   ([`delete_uncommitted_windows`]); they are recomputed from the resume offsets.
+//! - `page_analytics` and `visitor_analytics` files of windows ending after the checkpoint's
+//!   frontier, and `sessions` files of close buckets ending after it
+//!   ([`delete_uncommitted_windows`]); they are recomputed from the resume offsets and the
+//!   restored session snapshot.
 //!
 //! Listing and deleting go through `hive` ([`HiveTables::partition_files`],
 //! [`HiveTables::delete_file`]) and its one HDFS client; only the file naming is ours.
 
 use hive::{HiveError, HiveTables, PartitionDate, Table};
 
-use crate::rows::{parse_row_file_name, parse_window_file_name};
+use crate::rows::{parse_row_file_name, parse_session_file_name, parse_window_file_name};
 
 /// `(partition date, file name)` of every file in `table`'s `dt=` directories.
 async fn table_files(
@@ -62,8 +64,8 @@ pub async fn delete_uncommitted_rows(
     Ok(deleted)
 }
 
-/// Deletes the `page_analytics` files of windows ending after `frontier_ms` (UTC epoch ms).
-/// Returns how many.
+/// Deletes the result files that end after `frontier_ms` (UTC epoch ms): `page_analytics`
+/// and `visitor_analytics` windows, `sessions` close buckets. Returns how many.
 ///
 /// # Errors
 /// [`HiveError::Hdfs`] when listing or deleting fails.
@@ -72,11 +74,18 @@ pub async fn delete_uncommitted_windows(
     frontier_ms: i64,
 ) -> Result<usize, HiveError> {
     let mut deleted = 0;
-    for (dt, name) in table_files(tables, Table::PageAnalytics).await? {
-        if parse_window_file_name(&name).is_some_and(|(_, end)| end > frontier_ms) {
-            tracing::info!(dt = %dt, file = %name, "deleting a window committed after the last checkpoint");
-            tables.delete_file(Table::PageAnalytics, dt, &name).await?;
-            deleted += 1;
+    for table in [Table::PageAnalytics, Table::VisitorAnalytics, Table::Sessions] {
+        let parse = if table == Table::Sessions {
+            parse_session_file_name
+        } else {
+            parse_window_file_name
+        };
+        for (dt, name) in table_files(tables, table).await? {
+            if parse(&name).is_some_and(|(_, end)| end > frontier_ms) {
+                tracing::info!(table = table.name(), dt = %dt, file = %name, "deleting a result file committed after the last checkpoint");
+                tables.delete_file(table, dt, &name).await?;
+                deleted += 1;
+            }
         }
     }
     Ok(deleted)

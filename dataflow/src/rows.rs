@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
 use events::{Rejection, WebEvent};
 use hive::{PartitionDate, Table};
+
+use crate::sessions::SessionRow;
 
 /// A valid event read behind its partition's watermark.
 #[derive(Debug, Clone)]
@@ -323,6 +325,103 @@ pub fn window_batch(
             Arc::new(count.finish()),
             Arc::new(start.finish()),
             Arc::new(end.finish()),
+        ],
+    )
+}
+
+/// The `visitor_analytics` batch of one window: `(page_url, unique_visitors, events)` rows
+/// (`None` = the whole site), sorted so the file's bytes do not depend on the worker count.
+pub fn visitor_batch(
+    window_start_ms: i64,
+    window_end_ms: i64,
+    rows: &mut [(Option<String>, i64, i64)],
+) -> RecordBatch {
+    rows.sort_unstable();
+    let mut page = StringBuilder::new();
+    let mut start = TimestampMillisecondBuilder::new();
+    let mut end = TimestampMillisecondBuilder::new();
+    let mut visitors = Int64Builder::new();
+    let mut events = Int64Builder::new();
+    for (p, v, e) in rows.iter() {
+        page.append_option(p.as_deref());
+        start.append_value(window_start_ms);
+        end.append_value(window_end_ms);
+        visitors.append_value(*v);
+        events.append_value(*e);
+    }
+    batch(
+        Table::VisitorAnalytics,
+        vec![
+            Arc::new(page.finish()),
+            Arc::new(start.finish()),
+            Arc::new(end.finish()),
+            Arc::new(visitors.finish()),
+            Arc::new(events.finish()),
+        ],
+    )
+}
+
+/// `s-<bucket_start>-<bucket_end>.orc`, UTC epoch ms: the `sessions` file of one close
+/// bucket in one `dt` partition.
+pub fn session_file_name(bucket_start_ms: i64, bucket_end_ms: i64) -> String {
+    format!("s-{bucket_start_ms}-{bucket_end_ms}.orc")
+}
+
+/// `(bucket_start, bucket_end)` of a name made by [`session_file_name`].
+pub fn parse_session_file_name(name: &str) -> Option<(i64, i64)> {
+    let rest = name.strip_prefix("s-")?.strip_suffix(".orc")?;
+    let (s, e) = rest.rsplit_once('-')?;
+    Some((s.parse().ok()?, e.parse().ok()?))
+}
+
+/// The `sessions` batch of some sessions, sorted by `(session_start, session_id)` so the
+/// file's bytes do not depend on the worker count.
+pub fn session_batch(rows: &mut [SessionRow]) -> RecordBatch {
+    rows.sort_unstable_by(|a, b| (a.start_ms, &a.session_id).cmp(&(b.start_ms, &b.session_id)));
+    let mut session_id = StringBuilder::new();
+    let mut user_id = StringBuilder::new();
+    let mut start = TimestampMillisecondBuilder::new();
+    let mut end = TimestampMillisecondBuilder::new();
+    let mut duration = Int64Builder::new();
+    let mut events = Int64Builder::new();
+    let mut page_views = Int64Builder::new();
+    let mut entry = StringBuilder::new();
+    let mut exit = StringBuilder::new();
+    let mut bounce = BooleanBuilder::new();
+    let mut browser = StringBuilder::new();
+    let mut os = StringBuilder::new();
+    let mut country = StringBuilder::new();
+    for r in rows.iter() {
+        session_id.append_value(&r.session_id);
+        user_id.append_value(&r.user_id);
+        start.append_value(r.start_ms);
+        end.append_value(r.end_ms);
+        duration.append_value(r.end_ms - r.start_ms);
+        events.append_value(r.events);
+        page_views.append_value(r.page_views);
+        entry.append_value(&r.entry_page);
+        exit.append_value(&r.exit_page);
+        bounce.append_value(r.is_bounce);
+        browser.append_option(r.browser.as_deref());
+        os.append_option(r.os.as_deref());
+        country.append_option(r.country.as_deref());
+    }
+    batch(
+        Table::Sessions,
+        vec![
+            Arc::new(session_id.finish()),
+            Arc::new(user_id.finish()),
+            Arc::new(start.finish()),
+            Arc::new(end.finish()),
+            Arc::new(duration.finish()),
+            Arc::new(events.finish()),
+            Arc::new(page_views.finish()),
+            Arc::new(entry.finish()),
+            Arc::new(exit.finish()),
+            Arc::new(bounce.finish()),
+            Arc::new(browser.finish()),
+            Arc::new(os.finish()),
+            Arc::new(country.finish()),
         ],
     )
 }

@@ -11,6 +11,8 @@
 //! - **Output.** Window counts, pre-aggregated per activation (so one key's update crosses the
 //!   exchange once per batch): `+n` at `window_end − 1` and `−n` at `window_end`, the
 //!   retraction that lets the count's arrangement release the window once it is closed.
+//!   Every on-time event also goes out once as a [`Visit`] for the visitor and session
+//!   operators, which do their own combining.
 //!   Event rows are buffered per partition ([`crate::rows`]) and committed by the source itself
 //!   at each *cut* (every roll interval or roll size); after the commit the source reports the
 //!   cut ([`CutReport`]) to the checkpoint coordinator.
@@ -43,6 +45,7 @@ pub use crate::partition::WindowKey;
 use crate::partition::{PartitionState, Record, Rules, Tally};
 use crate::rows::RowFile;
 use crate::status::{StatsContext, Status};
+use crate::visit::Visit;
 use crate::watermark::source_watermark;
 use crate::window::WindowSpec;
 
@@ -51,6 +54,8 @@ use crate::window::WindowSpec;
 pub enum SourceOutput {
     /// A differential update of one window count: key, time (UTC epoch ms), difference.
     Count(WindowKey, u64, i64),
+    /// An on-time event, for the visitor and session operators.
+    Visit(Visit),
     /// A cut: the rows below these offsets are committed.
     Cut(CutReport),
 }
@@ -162,6 +167,8 @@ struct Reader {
     pending: VecDeque<PendingCut>,
     final_round: Option<u64>,
     counts: HashMap<WindowKey, i64>,
+    /// On-time events of this activation, emitted with the counts.
+    visits: Vec<Visit>,
     /// Reading waits for commits ([`Reader::backlogged`]).
     held_back: bool,
 }
@@ -198,6 +205,7 @@ impl Reader {
             pending: VecDeque::new(),
             final_round: None,
             counts: HashMap::new(),
+            visits: Vec::new(),
             held_back: false,
             s,
         };
@@ -303,6 +311,12 @@ impl Reader {
                 let end = key.3;
                 session.give(SourceOutput::Count(key.clone(), to_time(end - 1), n));
                 session.give(SourceOutput::Count(key, to_time(end), -n));
+            }
+        }
+        if !self.visits.is_empty() {
+            let mut session = output.session(&capability);
+            for v in self.visits.drain(..) {
+                session.give(SourceOutput::Visit(v));
             }
         }
 
@@ -452,6 +466,7 @@ impl Reader {
                 },
                 &self.rules,
                 &mut self.counts,
+                &mut self.visits,
                 &mut tally,
             );
         }

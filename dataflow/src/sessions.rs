@@ -1,0 +1,544 @@
+//! Sessions: the on-time events of one `session_id`, cut by inactivity and by length, and
+//! one `sessions` row for each once it is closed.
+//!
+//! **Rules.** A session's events are taken in the order `(event_time, partition, offset)`.
+//! An event joins the session of its `session_id` when it is at most `gap` after the
+//! session's last event and less than `max_duration` after its first; otherwise the session
+//! is over and the event starts a new one. So a session closes at
+//! `close_at = min(last + gap + 1, start + max_duration)` (UTC epoch ms): once the watermark
+//! reaches that time no event can join it, and `(session_id, session_start)` is unique.
+//!
+//! **Applying events in order.** The operator keeps an arriving event *pending* until its
+//! input frontier has passed the event's time, then applies all such events sorted by that
+//! order. Because the frontier bounds every event still to come, events are always applied
+//! in order, and a session's state only grows at its end. A session is kept as its list of
+//! compact events ([`SessionEvent`]) so that its state at any earlier time can be rebuilt
+//! (restarts, below); its row is computed when it closes.
+//!
+//! **Output.** A closed session leaves as a [`SessionRow`] at timely time `close_at − 1`.
+//! The sink groups rows by minute of close time ([`close_bucket`]).
+//!
+//! **Restarts.** See [`crate::session_store`]: the operator writes its sessions to HDFS
+//! every `snapshot_interval`, and holds its output capability at the time of its latest
+//! snapshot, so no checkpoint can claim a frontier beyond a state that was saved. Closed
+//! sessions stay in the snapshots until a checkpoint passes the end of their close bucket,
+//! because recovery deletes (and the restarted run writes again) every bucket file ending
+//! after the checkpoint. [`SessionState::restore`] rebuilds the state at the checkpoint's
+//! frontier `F` from any snapshot taken at or after `F`.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::probe::Handle as ProbeHandle;
+use timely::dataflow::{Scope, Stream};
+
+use crate::session_store::SessionStore;
+use crate::source::to_time;
+use crate::visit::Visit;
+
+/// Width of a close bucket, ms: sessions closing in the same UTC minute share a file.
+pub const CLOSE_BUCKET_MS: i64 = 60_000;
+
+/// GA4's engagement threshold: a session lasting this long (ms) is engaged.
+pub const ENGAGED_DURATION_MS: i64 = 10_000;
+
+/// `[start, end)` (UTC epoch ms) of the close bucket of a row at timely time `time`
+/// (`close_at − 1`).
+pub fn close_bucket(time: u64) -> (i64, i64) {
+    let t = time as i64;
+    let start = t.div_euclid(CLOSE_BUCKET_MS) * CLOSE_BUCKET_MS;
+    (start, start + CLOSE_BUCKET_MS)
+}
+
+/// The worker-independent hash that places a `session_id` on a worker (`hash % workers`,
+/// as timely's exchange does).
+pub fn session_hash(session_id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    session_id.hash(&mut h);
+    h.finish()
+}
+
+/// When sessions end: `--session-gap` and `--max-session-duration`, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRules {
+    /// Longest time between two events of one session, ms.
+    pub gap_ms: i64,
+    /// A session is cut when an event comes this long (ms) after its first.
+    pub max_duration_ms: i64,
+}
+
+/// What kind of event a [`SessionEvent`] is, as far as engagement goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// `page_view`.
+    PageView,
+    /// `form_submit`.
+    FormSubmit,
+    /// Anything else.
+    Other,
+}
+
+impl EventKind {
+    /// The kind of an `event_type`.
+    pub fn of(event_type: &str) -> EventKind {
+        match event_type {
+            "page_view" => EventKind::PageView,
+            "form_submit" => EventKind::FormSubmit,
+            _ => EventKind::Other,
+        }
+    }
+}
+
+/// One event of a session, as the state keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionEvent {
+    /// Event time, UTC epoch ms.
+    pub t: i64,
+    /// Kafka partition (tie-break).
+    pub p: i32,
+    /// Kafka offset (tie-break).
+    pub o: i64,
+    /// `page_url`.
+    pub page: String,
+    /// Engagement kind.
+    pub kind: EventKind,
+}
+
+/// A session: its id, the attributes of its first event, its events in order (never empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// `session_id`.
+    pub session_id: String,
+    /// `user_id` of the first event.
+    pub user_id: String,
+    /// Browser of the first event.
+    pub browser: Option<String>,
+    /// Operating system of the first event.
+    pub os: Option<String>,
+    /// Country of the first event.
+    pub country: Option<String>,
+    /// The events, in `(t, p, o)` order.
+    pub events: Vec<SessionEvent>,
+}
+
+/// One `sessions` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRow {
+    /// `session_id`.
+    pub session_id: String,
+    /// `user_id` (of the first event).
+    pub user_id: String,
+    /// `session_start`: first event time, UTC epoch ms.
+    pub start_ms: i64,
+    /// `session_end`: last event time, UTC epoch ms.
+    pub end_ms: i64,
+    /// Events.
+    pub events: i64,
+    /// `page_view` events.
+    pub page_views: i64,
+    /// Page of the first event.
+    pub entry_page: String,
+    /// Page of the last event.
+    pub exit_page: String,
+    /// Not engaged: under 10 s, under 2 page views, no `form_submit`.
+    pub is_bounce: bool,
+    /// Browser (of the first event).
+    pub browser: Option<String>,
+    /// Operating system (of the first event).
+    pub os: Option<String>,
+    /// Country (of the first event).
+    pub country: Option<String>,
+}
+
+impl Session {
+    fn new(v: &Visit) -> Session {
+        Session {
+            session_id: v.session_id.clone(),
+            user_id: v.user_id.clone(),
+            browser: v.browser.clone(),
+            os: v.os.clone(),
+            country: v.country.clone(),
+            events: vec![SessionEvent {
+                t: v.event_time_ms,
+                p: v.partition,
+                o: v.offset,
+                page: v.page_url.clone(),
+                kind: EventKind::of(&v.event_type),
+            }],
+        }
+    }
+
+    /// First event time, UTC epoch ms.
+    pub fn start_ms(&self) -> i64 {
+        self.events.first().map_or(i64::MIN, |e| e.t)
+    }
+
+    /// Last event time, UTC epoch ms.
+    pub fn last_ms(&self) -> i64 {
+        self.events.last().map_or(i64::MIN, |e| e.t)
+    }
+
+    /// When it closes: `min(last + gap + 1, start + max_duration)`, UTC epoch ms.
+    pub fn close_at(&self, rules: SessionRules) -> i64 {
+        (self.last_ms().saturating_add(rules.gap_ms).saturating_add(1))
+            .min(self.start_ms().saturating_add(rules.max_duration_ms))
+    }
+
+    /// Whether an event at `t` (not before its last) belongs to it.
+    pub fn accepts(&self, t: i64, rules: SessionRules) -> bool {
+        t < self.close_at(rules)
+    }
+
+    /// The same session with only its events before `before_ms`; `None` when none are.
+    pub fn before(&self, before_ms: i64) -> Option<Session> {
+        let n = self.events.partition_point(|e| e.t < before_ms);
+        (n > 0).then(|| Session {
+            events: self.events[..n].to_vec(),
+            ..self.clone()
+        })
+    }
+
+    /// Its row.
+    pub fn row(&self) -> SessionRow {
+        let page_views = self
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::PageView)
+            .count() as i64;
+        let form_submit = self.events.iter().any(|e| e.kind == EventKind::FormSubmit);
+        let (start_ms, end_ms) = (self.start_ms(), self.last_ms());
+        let engaged = end_ms - start_ms >= ENGAGED_DURATION_MS || page_views >= 2 || form_submit;
+        SessionRow {
+            session_id: self.session_id.clone(),
+            user_id: self.user_id.clone(),
+            start_ms,
+            end_ms,
+            events: self.events.len() as i64,
+            page_views,
+            entry_page: self.events.first().map(|e| e.page.clone()).unwrap_or_default(),
+            exit_page: self.events.last().map(|e| e.page.clone()).unwrap_or_default(),
+            is_bounce: !engaged,
+            browser: self.browser.clone(),
+            os: self.os.clone(),
+            country: self.country.clone(),
+        }
+    }
+}
+
+/// The sessions of one worker: pending events, open sessions, and closed sessions kept for
+/// the snapshot until a checkpoint covers their close bucket.
+#[derive(Debug)]
+pub struct SessionState {
+    rules: SessionRules,
+    pending: Vec<Visit>,
+    open: HashMap<String, Session>,
+    /// `(close_at, session_id)` of every open session.
+    closing: BTreeSet<(i64, String)>,
+    /// `(end of close bucket, session)` of closed sessions a checkpoint may still undo.
+    closed: Vec<(i64, Session)>,
+}
+
+/// A closed session's row and its close time, UTC epoch ms.
+pub type Closed = (SessionRow, i64);
+
+impl SessionState {
+    /// No sessions.
+    pub fn new(rules: SessionRules) -> Self {
+        SessionState {
+            rules,
+            pending: Vec::new(),
+            open: HashMap::new(),
+            closing: BTreeSet::new(),
+            closed: Vec::new(),
+        }
+    }
+
+    /// The state at frontier `frontier_ms` rebuilt from `sessions`, a snapshot taken at or
+    /// after it (of this worker's sessions: the caller filters by [`session_hash`]). Returns
+    /// the state and the sessions that closed before `frontier_ms` in a close bucket ending
+    /// after it: their bucket's file was deleted by recovery, so they are emitted again.
+    pub fn restore(
+        rules: SessionRules,
+        frontier_ms: i64,
+        sessions: impl IntoIterator<Item = Session>,
+    ) -> (Self, Vec<Closed>) {
+        let mut state = SessionState::new(rules);
+        let mut again = Vec::new();
+        for s in sessions {
+            let Some(s) = s.before(frontier_ms) else { continue };
+            let close_at = s.close_at(rules);
+            if close_at > frontier_ms {
+                state.closing.insert((close_at, s.session_id.clone()));
+                state.open.insert(s.session_id.clone(), s);
+            } else {
+                let bucket_end = close_bucket(to_time(close_at - 1)).1;
+                if bucket_end > frontier_ms {
+                    again.push((s.row(), close_at));
+                    state.closed.push((bucket_end, s));
+                }
+            }
+        }
+        again.sort_by(|a, b| (a.1, &a.0.session_id).cmp(&(b.1, &b.0.session_id)));
+        (state, again)
+    }
+
+    /// Holds an event until the frontier passes its time.
+    pub fn push(&mut self, visit: Visit) {
+        self.pending.push(visit);
+    }
+
+    /// Applies, in order, every pending event before `upto_ms`, then closes every session
+    /// with `close_at ≤ upto_ms`. Returns the closed sessions, by close time.
+    pub fn advance(&mut self, upto_ms: i64) -> Vec<Closed> {
+        let mut ready: Vec<Visit> = Vec::new();
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].event_time_ms < upto_ms {
+                ready.push(self.pending.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        ready.sort_unstable_by_key(Visit::order_key);
+        let mut out = Vec::new();
+        for v in ready {
+            self.apply(v, &mut out);
+        }
+        while let Some((close_at, _)) = self.closing.first() {
+            if *close_at > upto_ms {
+                break;
+            }
+            let Some((close_at, id)) = self.closing.pop_first() else { break };
+            if let Some(s) = self.open.remove(&id) {
+                self.close(s, close_at, &mut out);
+            }
+        }
+        out.sort_by(|a, b| (a.1, &a.0.session_id).cmp(&(b.1, &b.0.session_id)));
+        out
+    }
+
+    fn apply(&mut self, v: Visit, out: &mut Vec<Closed>) {
+        let rules = self.rules;
+        if let Some(s) = self.open.get_mut(&v.session_id) {
+            let before = s.close_at(rules);
+            if s.accepts(v.event_time_ms, rules) {
+                s.events.push(SessionEvent {
+                    t: v.event_time_ms,
+                    p: v.partition,
+                    o: v.offset,
+                    page: v.page_url,
+                    kind: EventKind::of(&v.event_type),
+                });
+                let after = s.close_at(rules);
+                if after != before {
+                    self.closing.remove(&(before, v.session_id.clone()));
+                    self.closing.insert((after, v.session_id));
+                }
+                return;
+            }
+            self.closing.remove(&(before, v.session_id.clone()));
+            if let Some(s) = self.open.remove(&v.session_id) {
+                self.close(s, before, out);
+            }
+        }
+        let s = Session::new(&v);
+        self.closing.insert((s.close_at(rules), v.session_id.clone()));
+        self.open.insert(v.session_id, s);
+    }
+
+    fn close(&mut self, s: Session, close_at: i64, out: &mut Vec<Closed>) {
+        out.push((s.row(), close_at));
+        self.closed.push((close_bucket(to_time(close_at - 1)).1, s));
+    }
+
+    /// Drops the closed sessions whose close bucket ends at or before `checkpoint_ms`, the
+    /// frontier of a written checkpoint.
+    pub fn forget_checkpointed(&mut self, checkpoint_ms: i64) {
+        self.closed.retain(|(bucket_end, _)| *bucket_end > checkpoint_ms);
+    }
+
+    /// What a snapshot holds: the open sessions and the closed ones kept.
+    pub fn snapshot(&self) -> Vec<Session> {
+        let mut all: Vec<Session> = self.open.values().cloned().collect();
+        all.extend(self.closed.iter().map(|(_, s)| s.clone()));
+        all
+    }
+
+    /// Open sessions.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Events waiting for the frontier.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+/// Settings of the sessions operator.
+#[derive(Clone)]
+pub struct SessionSettings {
+    /// Gap and maximum duration.
+    pub rules: SessionRules,
+    /// Frontier of the restored checkpoint (UTC epoch ms; `i64::MIN` without one): events
+    /// before it are in the restored sessions and are not applied again.
+    pub restored_frontier_ms: i64,
+    /// The sessions of the snapshot restored with the checkpoint (every worker's; each
+    /// worker keeps its own).
+    pub restored: Arc<Vec<Session>>,
+    /// Events at or after it are not applied and sessions closing after it are not emitted
+    /// (`--stop-at-watermark`, UTC epoch ms).
+    pub stop_at_ms: Option<i64>,
+    /// Where snapshots go.
+    pub store: SessionStore,
+    /// Least wall-clock time between two snapshots of a worker.
+    pub snapshot_interval: Duration,
+    /// The process's tokio runtime.
+    pub runtime: tokio::runtime::Handle,
+}
+
+struct Writing {
+    at_ms: i64,
+    task: tokio::task::JoinHandle<Result<(), hive::HiveError>>,
+}
+
+/// The sessions operator: visits exchanged by `session_id` → closed sessions as
+/// `(row, close_at − 1)`. `checkpointed` probes the checkpoint coordinator's output (the
+/// frontier of the last written checkpoint).
+pub fn sessions<'scope>(
+    visits: Stream<'scope, u64, Vec<Visit>>,
+    settings: SessionSettings,
+    checkpointed: ProbeHandle<u64>,
+) -> Stream<'scope, u64, Vec<(SessionRow, u64)>> {
+    let scope: Scope<'scope, u64> = visits.scope();
+    let (index, peers) = (scope.index(), scope.peers());
+    let pact = Exchange::new(|v: &Visit| session_hash(&v.session_id));
+    visits.unary_frontier::<CapacityContainerBuilder<Vec<(SessionRow, u64)>>, _, _, _>(
+        pact,
+        "Sessions",
+        move |capability, info| {
+            let activator = scope.activator_for(info.address.clone());
+            let s = settings;
+            let mine = s
+                .restored
+                .iter()
+                .filter(|x| session_hash(&x.session_id) % peers as u64 == index as u64)
+                .cloned();
+            let (mut state, again) = SessionState::restore(s.rules, s.restored_frontier_ms, mine);
+            let mut first = Some(again);
+            let mut capability = Some(capability);
+            // Time of the latest snapshot written: nothing before it needs saving again.
+            let mut saved_ms = s.restored_frontier_ms;
+            let mut last_snapshot = Instant::now();
+            let mut writing: Option<Writing> = None;
+            let mut failures = 0u32;
+            let stop = s.stop_at_ms.unwrap_or(i64::MAX);
+            move |(input, frontier), output| {
+                let Some(cap) = capability.as_ref() else {
+                    input.for_each_stamp(|_, _| {});
+                    return;
+                };
+                if let Some(again) = first.take() {
+                    let mut session = output.session(cap);
+                    for (row, close_at) in again {
+                        session.give((row, to_time(close_at - 1)));
+                    }
+                }
+                input.for_each_stamp(|_, data| {
+                    for container in data {
+                        for v in container.drain(..) {
+                            if v.event_time_ms >= s.restored_frontier_ms && v.event_time_ms < stop {
+                                state.push(v);
+                            }
+                        }
+                    }
+                });
+                let done = frontier.is_empty();
+                let upto = match frontier.frontier().first() {
+                    Some(t) => (*t as i64).min(stop),
+                    None => stop,
+                };
+                let closed = state.advance(upto);
+                if !closed.is_empty() {
+                    metrics::counter!("wa_dataflow_sessions_closed_total")
+                        .increment(closed.len() as u64);
+                    let mut session = output.session(cap);
+                    for (row, close_at) in closed {
+                        session.give((row, to_time(close_at - 1)));
+                    }
+                }
+                if let Some(f) = checkpointed.with_frontier(|f| f.first().copied()) {
+                    state.forget_checkpointed(f as i64);
+                }
+                metrics::gauge!("wa_dataflow_sessions_open", "worker" => index.to_string())
+                    .set(state.open_count() as f64);
+
+                // A finished snapshot moves the capability to its time.
+                if writing.as_ref().is_some_and(|w| w.task.is_finished()) {
+                    if let Some(mut w) = writing.take() {
+                        match s.runtime.block_on(&mut w.task) {
+                            Ok(Ok(())) => {
+                                failures = 0;
+                                saved_ms = w.at_ms;
+                                if let Some(c) = capability.as_mut() {
+                                    if to_time(saved_ms) > *c.time() {
+                                        c.downgrade(&to_time(saved_ms));
+                                    }
+                                }
+                                let keep_from = checkpointed
+                                    .with_frontier(|f| f.first().copied())
+                                    .map_or(i64::MIN, |f| f as i64);
+                                let store = s.store.clone();
+                                s.runtime.spawn(async move {
+                                    if let Err(e) = store.prune(index, peers, keep_from).await {
+                                        tracing::warn!(error = %e, "removing old session snapshots failed; will try again");
+                                    }
+                                });
+                            }
+                            Ok(Err(e)) => {
+                                failures += 1;
+                                tracing::warn!(at = w.at_ms, error = %e, attempt = failures, "writing a session snapshot failed; will try again");
+                            }
+                            Err(e) => {
+                                failures += 1;
+                                tracing::warn!(at = w.at_ms, error = %e, "session snapshot task failed; will try again");
+                            }
+                        }
+                    }
+                }
+                if done && saved_ms >= upto && writing.is_none() {
+                    capability = None;
+                    return;
+                }
+                let due = done || last_snapshot.elapsed() >= s.snapshot_interval;
+                if writing.is_none() && due && upto > saved_ms {
+                    last_snapshot = Instant::now();
+                    let sessions = state.snapshot();
+                    let store = s.store.clone();
+                    let at_ms = upto;
+                    writing = Some(Writing {
+                        at_ms,
+                        task: s.runtime.spawn(async move {
+                            store.write(index, peers, at_ms, &sessions).await
+                        }),
+                    });
+                }
+                if writing.is_some() || state.pending_count() > 0 || done {
+                    activator.activate_after(Duration::from_millis(50));
+                } else {
+                    activator.activate_after(s.snapshot_interval);
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests;
