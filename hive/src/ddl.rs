@@ -18,9 +18,9 @@
 //! LOCATION '${DB_LOCATION}/…';
 //! ```
 //!
-//! `TYPE` is one of `STRING`, `BIGINT`, `INT`, `TIMESTAMP`, `BINARY` (the types we write). A
-//! column name may be quoted with backticks (`` `date` ``, a reserved word in Hive SQL).
-//! `--` comments are ignored. `${DATABASE}` and `${DB_LOCATION}` are placeholders filled by
+//! `TYPE` is one of `STRING`, `BIGINT`, `INT`, `BOOLEAN`, `TIMESTAMP`, `BINARY` (the types we
+//! write). A column name may be quoted with backticks (`` `date` ``, a reserved word in Hive
+//! SQL). `--` comments are ignored. `${DATABASE}` and `${DB_LOCATION}` are placeholders filled by
 //! [`TableDef::render`] (and by beeline's `--hivevar` when the files are run by hand); the
 //! archive's table is placed by `${ARCHIVE_ROOT}` instead ([`crate::archive`]).
 
@@ -44,6 +44,8 @@ pub enum HiveType {
     Bigint,
     /// `INT`: signed 32-bit integer (Arrow `Int32`).
     Int,
+    /// `BOOLEAN`: true or false (Arrow `Boolean`, ORC `BOOLEAN`).
+    Boolean,
     /// `TIMESTAMP`: UTC wall-clock time, millisecond precision (Arrow
     /// `Timestamp(Millisecond, None)`, ORC `TIMESTAMP` with writer time zone UTC).
     Timestamp,
@@ -58,6 +60,7 @@ impl HiveType {
             HiveType::String => "string",
             HiveType::Bigint => "bigint",
             HiveType::Int => "int",
+            HiveType::Boolean => "boolean",
             HiveType::Timestamp => "timestamp",
             HiveType::Binary => "binary",
         }
@@ -68,6 +71,7 @@ impl HiveType {
             "STRING" => HiveType::String,
             "BIGINT" => HiveType::Bigint,
             "INT" | "INTEGER" => HiveType::Int,
+            "BOOLEAN" => HiveType::Boolean,
             "TIMESTAMP" => HiveType::Timestamp,
             "BINARY" => HiveType::Binary,
             _ => return None,
@@ -124,7 +128,8 @@ pub enum DdlError {
         /// The token it found (or `end of input`).
         found: String,
     },
-    /// A column type we do not write (only `STRING`, `BIGINT`, `INT`, `TIMESTAMP`, `BINARY`).
+    /// A column type we do not write (only `STRING`, `BIGINT`, `INT`, `BOOLEAN`, `TIMESTAMP`,
+    /// `BINARY`).
     #[error("unsupported column type {type_name} for column {column}")]
     UnsupportedType {
         /// Column name.
@@ -505,6 +510,25 @@ mod tests {
     }
 
     #[test]
+    fn every_type_keyword_and_its_metastore_name() {
+        for (word, hive_type, name) in [
+            ("STRING", HiveType::String, "string"),
+            ("bigint", HiveType::Bigint, "bigint"),
+            ("INT", HiveType::Int, "int"),
+            ("Integer", HiveType::Int, "int"),
+            ("BOOLEAN", HiveType::Boolean, "boolean"),
+            ("timestamp", HiveType::Timestamp, "timestamp"),
+            ("BINARY", HiveType::Binary, "binary"),
+        ] {
+            let sql = SAMPLE.replace("B bigint", &format!("b {word}"));
+            let def = TableDef::parse(&sql).unwrap();
+            assert_eq!(def.column("b").unwrap().hive_type, hive_type, "{word}");
+            assert_eq!(hive_type.metastore_name(), name);
+            assert_eq!(hive_type.to_string(), name);
+        }
+    }
+
+    #[test]
     fn text_tables_and_quoted_names() {
         let text = SAMPLE
             .replace("ORC", "TEXTFILE")
@@ -534,6 +558,12 @@ mod tests {
         assert!(matches!(
             TableDef::parse(&bad_type),
             Err(DdlError::UnsupportedType { ref column, .. }) if column == "b"
+        ));
+        // Hive's name is BOOLEAN; BOOL is not a Hive type.
+        let bool_keyword = SAMPLE.replace("B bigint", "b BOOL");
+        assert!(matches!(
+            TableDef::parse(&bool_keyword),
+            Err(DdlError::UnsupportedType { ref type_name, .. }) if type_name == "BOOL"
         ));
         let varchar = SAMPLE.replace("a STRING", "a VARCHAR(3)");
         assert!(TableDef::parse(&varchar).is_err());

@@ -1,7 +1,7 @@
 //! The Hive layer: how our results become Hive tables (`hive/README.md`).
 //!
 //! - [`ddl`]: the table definitions in `hive/ddl/*.sql`, the one source of truth, parsed.
-//! - [`Table`]: our four tables, each with its parsed DDL and its Arrow schema.
+//! - [`Table`]: our six tables, each with its parsed DDL and its Arrow schema.
 //! - [`schema`]: Hive → Arrow → ORC type mapping (timestamps: UTC wall-clock, milliseconds).
 //! - [`orc`]: record batches → one ORC file (orc-rust).
 //! - [`layout`]: partition directories (`dt=YYYY-MM-DD`), file names, temporary files.

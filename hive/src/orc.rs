@@ -52,7 +52,8 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{
-        Array, BinaryArray, Int32Array, Int64Array, StringArray, TimestampMillisecondArray,
+        Array, BinaryArray, BooleanArray, Int32Array, Int64Array, StringArray,
+        TimestampMillisecondArray,
     };
     use arrow::datatypes::DataType;
     use bytes::Bytes;
@@ -88,6 +89,32 @@ mod tests {
         .unwrap()
     }
 
+    /// A `sessions` batch: the one table with a `BOOLEAN` column (true, false and null).
+    fn sessions_batch() -> RecordBatch {
+        let ts = |v: Vec<Option<i64>>| Arc::new(TimestampMillisecondArray::from(v));
+        let text = |v: Vec<Option<&str>>| Arc::new(StringArray::from(v));
+        let n = |v: Vec<Option<i64>>| Arc::new(Int64Array::from(v));
+        RecordBatch::try_new(
+            Table::Sessions.arrow_schema(),
+            vec![
+                text(vec![Some("s-1"), Some("s-2"), Some("s-3")]),
+                text(vec![Some("u-1"), Some("u-2"), None]),
+                ts(vec![Some(1_796_083_190_000), Some(0), None]),
+                ts(vec![Some(1_796_083_199_999), Some(0), None]),
+                n(vec![Some(9_999), Some(0), None]),
+                n(vec![Some(3), Some(1), None]),
+                n(vec![Some(1), Some(0), None]),
+                text(vec![Some("/"), Some("/p/Zürich"), None]),
+                text(vec![Some("/checkout"), Some("/p/Zürich"), None]),
+                Arc::new(BooleanArray::from(vec![Some(false), Some(true), None])),
+                text(vec![Some("Firefox"), None, None]),
+                text(vec![Some("Linux"), None, None]),
+                text(vec![Some("DE"), None, None]),
+            ],
+        )
+        .unwrap()
+    }
+
     #[test]
     fn refuses_fractions_of_the_last_second_before_1970() {
         // ORC-763: 1969-12-31T23:59:59.001..999 cannot be stored without changing on read.
@@ -106,8 +133,10 @@ mod tests {
 
     #[test]
     fn round_trips_every_column_type_through_orc_rust() {
-        for compression in [Compression::Zlib, Compression::Snappy, Compression::None] {
-            let batch = rejected_batch();
+        let cases = [Compression::Zlib, Compression::Snappy, Compression::None]
+            .into_iter()
+            .flat_map(|c| [(c, rejected_batch()), (c, sessions_batch())]);
+        for (compression, batch) in cases {
             let bytes =
                 encode(batch.schema(), &[batch.clone(), batch.clone()], compression).unwrap();
             assert_eq!(&bytes[..3], b"ORC");
@@ -116,7 +145,7 @@ mod tests {
                 .build();
             let read: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
             let rows: usize = read.iter().map(RecordBatch::num_rows).sum();
-            assert_eq!(rows, 4, "{compression:?}");
+            assert_eq!(rows, 2 * batch.num_rows(), "{compression:?}");
             let first = &read[0];
             for (i, col) in batch.columns().iter().enumerate() {
                 let got = first.column(i).slice(0, batch.num_rows());

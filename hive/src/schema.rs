@@ -5,6 +5,7 @@
 //! | `STRING`    | `Utf8`                              | `STRING`                      |
 //! | `BIGINT`    | `Int64`                             | `LONG`                        |
 //! | `INT`       | `Int32`                             | `INT`                         |
+//! | `BOOLEAN`   | `Boolean`                           | `BOOLEAN`                     |
 //! | `TIMESTAMP` | `Timestamp(Millisecond, None)`      | `TIMESTAMP`, writer zone UTC  |
 //! | `BINARY`    | `Binary`                            | `BINARY`                      |
 //!
@@ -29,6 +30,7 @@ pub fn arrow_type(hive_type: HiveType) -> DataType {
         HiveType::String => DataType::Utf8,
         HiveType::Bigint => DataType::Int64,
         HiveType::Int => DataType::Int32,
+        HiveType::Boolean => DataType::Boolean,
         HiveType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, None),
         HiveType::Binary => DataType::Binary,
     }
@@ -87,7 +89,7 @@ pub fn conform(
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Int64Array, StringArray};
+    use arrow::array::{BooleanArray, Int64Array, StringArray};
 
     use super::*;
     use crate::Table;
@@ -112,6 +114,15 @@ mod tests {
             ]
         );
         assert!(schema.fields().iter().all(|f| f.is_nullable()));
+    }
+
+    #[test]
+    fn sessions_schema_has_a_boolean_column() {
+        let schema = Table::Sessions.arrow_schema();
+        let is_bounce = schema.field_with_name("is_bounce").unwrap();
+        assert_eq!(is_bounce.data_type(), &DataType::Boolean);
+        assert!(is_bounce.is_nullable());
+        assert_eq!(arrow_type(HiveType::Boolean), DataType::Boolean);
     }
 
     #[test]
@@ -143,5 +154,24 @@ mod tests {
         let other = RecordBatch::try_new(renamed, batch.columns().to_vec()).unwrap();
         let err = conform("t", &schema, &other).unwrap_err().to_string();
         assert!(err.contains("column 1 is `m: Int64`"), "{err}");
+
+        // A flag sent as an integer is not a BOOLEAN column.
+        let flags = Arc::new(Schema::new(vec![Field::new("b", DataType::Boolean, true)]));
+        let as_int = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("b", DataType::Int64, true)])),
+            vec![Arc::new(Int64Array::from(vec![1]))],
+        )
+        .unwrap();
+        let err = conform("t", &flags, &as_int).unwrap_err().to_string();
+        assert!(
+            err.contains("column 0 is `b: Int64`, the table has `b: Boolean`"),
+            "{err}"
+        );
+        let as_bool = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("b", DataType::Boolean, false)])),
+            vec![Arc::new(BooleanArray::from(vec![Some(true)]))],
+        )
+        .unwrap();
+        assert_eq!(conform("t", &flags, &as_bool).unwrap().schema(), flags);
     }
 }

@@ -1,4 +1,4 @@
-//! Our four tables, each defined by its `hive/ddl/<name>.sql` file.
+//! Our six tables, each defined by its `hive/ddl/<name>.sql` file.
 
 use std::sync::{Arc, OnceLock};
 
@@ -22,9 +22,17 @@ pub enum Table {
     /// `late_web_events`: valid events read behind their partition's watermark, with the
     /// watermark they missed; `dt` = UTC date of `event_time`.
     LateWebEvents,
+    /// `visitor_analytics`: unique visitors (distinct `user_id`) and events per (page_url,
+    /// window) of on-time events, plus one row per window for the whole site (`page_url`
+    /// NULL); `dt` = UTC date of `window_start`.
+    VisitorAnalytics,
+    /// `sessions`: one row per closed session (entry and exit page, duration in ms, events,
+    /// page views, `is_bounce`, the first event's browser, os and country); `dt` = UTC date of
+    /// `session_start`.
+    Sessions,
 }
 
-const DDL: [(Table, &str); 4] = [
+const DDL: [(Table, &str); 6] = [
     (
         Table::RawWebEvents,
         include_str!("../ddl/raw_web_events.sql"),
@@ -41,6 +49,11 @@ const DDL: [(Table, &str); 4] = [
         Table::LateWebEvents,
         include_str!("../ddl/late_web_events.sql"),
     ),
+    (
+        Table::VisitorAnalytics,
+        include_str!("../ddl/visitor_analytics.sql"),
+    ),
+    (Table::Sessions, include_str!("../ddl/sessions.sql")),
 ];
 
 struct Parsed {
@@ -48,8 +61,8 @@ struct Parsed {
     schema: SchemaRef,
 }
 
-fn parsed() -> &'static [Parsed; 4] {
-    static PARSED: OnceLock<[Parsed; 4]> = OnceLock::new();
+fn parsed() -> &'static [Parsed; 6] {
+    static PARSED: OnceLock<[Parsed; 6]> = OnceLock::new();
     PARSED.get_or_init(|| {
         DDL.map(|(table, sql)| {
             // The DDL is compiled in; `every_ddl_file_parses_and_names_its_table` proves it
@@ -64,11 +77,13 @@ fn parsed() -> &'static [Parsed; 4] {
 
 impl Table {
     /// All tables, in `init` order.
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 6] = [
         Table::RawWebEvents,
         Table::PageAnalytics,
         Table::RejectedWebEvents,
         Table::LateWebEvents,
+        Table::VisitorAnalytics,
+        Table::Sessions,
     ];
 
     /// The Hive table name, e.g. `page_analytics`.
@@ -78,6 +93,8 @@ impl Table {
             Table::PageAnalytics => "page_analytics",
             Table::RejectedWebEvents => "rejected_web_events",
             Table::LateWebEvents => "late_web_events",
+            Table::VisitorAnalytics => "visitor_analytics",
+            Table::Sessions => "sessions",
         }
     }
 
@@ -126,8 +143,66 @@ mod tests {
                 .map(|c| (&*c.name, c.hive_type))
                 .collect();
             assert_eq!(keys, vec![("dt", HiveType::String)], "{table}");
+            // `def()` and `arrow_schema()` index by the enum's order: DDL must follow it.
+            assert_eq!(table.def().name, table.name());
+            assert_eq!(
+                table.arrow_schema().fields().len(),
+                table.def().columns.len(),
+                "{table}"
+            );
         }
         assert_eq!(Table::from_name("nope"), None);
+        assert_eq!(DDL.map(|(t, _)| t), Table::ALL);
+        assert_eq!(Table::ALL.len(), 6);
+    }
+
+    #[test]
+    fn visitor_analytics_and_sessions_have_their_columns_in_order() {
+        let columns = |t: Table| {
+            t.def()
+                .columns
+                .iter()
+                .map(|c| (c.name.as_str(), c.hive_type))
+                .collect::<Vec<_>>()
+        };
+        use HiveType::{Bigint, Boolean, String, Timestamp};
+        assert_eq!(
+            columns(Table::VisitorAnalytics),
+            [
+                ("page_url", String),
+                ("window_start", Timestamp),
+                ("window_end", Timestamp),
+                ("unique_visitors", Bigint),
+                ("events", Bigint),
+            ]
+        );
+        assert_eq!(
+            columns(Table::Sessions),
+            [
+                ("session_id", String),
+                ("user_id", String),
+                ("session_start", Timestamp),
+                ("session_end", Timestamp),
+                ("duration_ms", Bigint),
+                ("events", Bigint),
+                ("page_views", Bigint),
+                ("entry_page", String),
+                ("exit_page", String),
+                ("is_bounce", Boolean),
+                ("browser", String),
+                ("os", String),
+                ("country", String),
+            ]
+        );
+        // The windows and their partition date are those of page_analytics.
+        for (table, dt_of) in [
+            (Table::PageAnalytics, "window_start"),
+            (Table::VisitorAnalytics, "window_start"),
+            (Table::Sessions, "session_start"),
+        ] {
+            let dt = table.def().partition_keys[0].comment.as_deref().unwrap();
+            assert_eq!(dt, format!("UTC date of {dt_of}, YYYY-MM-DD"), "{table}");
+        }
     }
 
     #[test]

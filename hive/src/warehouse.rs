@@ -138,7 +138,7 @@ impl HiveTables {
         self.shared.table_location(table)
     }
 
-    /// Creates the database and all four tables unless they exist. Idempotent.
+    /// Creates the database and all six tables unless they exist. Idempotent.
     /// Returns each object (`database`, then `database.table`) with what was done.
     ///
     /// The database directory is created on HDFS first (see the body for why).

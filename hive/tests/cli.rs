@@ -73,7 +73,9 @@ async fn init_tables_partitions_repair_and_ddl() {
             "late_web_events",
             "page_analytics",
             "raw_web_events",
-            "rejected_web_events"
+            "rejected_web_events",
+            "sessions",
+            "visitor_analytics"
         ]
     );
     assert!(ok(wa_hive(s, &db, &["partitions", "page_analytics"])).is_empty());
