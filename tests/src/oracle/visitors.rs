@@ -24,11 +24,14 @@ pub(super) struct OnTime {
     pub country: Option<String>,
 }
 
+/// (scope, window start): scope `None` is the whole site.
+type WindowKey<'a> = (Option<&'a str>, i64);
+
 /// One row per (page_url, window) and one per window for the whole site (`page_url` NULL):
 /// distinct users and events among the on-time events of the window.
 pub(super) fn visitor_rows(events: &[OnTime], config: &OracleConfig) -> Vec<VisitorRow> {
-    // (scope, window start) → (distinct users, events); scope None is the site.
-    let mut windows: BTreeMap<(Option<&str>, i64), (BTreeSet<&str>, i64)> = BTreeMap::new();
+    // (scope, window) → (distinct users, events).
+    let mut windows: BTreeMap<WindowKey, (BTreeSet<&str>, i64)> = BTreeMap::new();
     for event in events {
         for start in config.window_starts(event.event_time_ms) {
             for scope in [Some(event.page_url.as_str()), None] {
