@@ -209,11 +209,17 @@ fn cases(expected: &Expected, want: &VisitorTables) -> BTreeMap<&'static str, us
     n
 }
 
-/// Panics unless every kind of [`cases`] occurs at least `least` times (dates: twice).
+/// Panics unless every kind of [`cases`] occurs at least `least` times (dates and site
+/// rows: twice).
 fn assert_meaningful(expected: &Expected, want: &VisitorTables, least: usize) {
     let n = cases(expected, want);
     for (what, &count) in &n {
-        let need = if *what == "session dates" { 2 } else { least };
+        // One site row per window: a few windows, over two dates.
+        let need = if matches!(*what, "session dates" | "site rows") {
+            2
+        } else {
+            least
+        };
         assert!(count >= need, "only {count} {what} in the stream: {n:?}");
     }
     eprintln!("[visitors test] the stream has {n:?}");
