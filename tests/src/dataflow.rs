@@ -35,7 +35,7 @@ pub enum Launcher {
 pub struct DataflowOptions {
     /// `--topic`.
     pub topic: String,
-    /// `--database`: the Hive database of the four tables (create it with [`init_database`]).
+    /// `--database`: the Hive database of the tables (create it with [`init_database`]).
     pub database: String,
     /// `--checkpoint-dir`, a path on the stack's HDFS.
     pub checkpoint_dir: String,
@@ -57,6 +57,10 @@ pub struct DataflowOptions {
     pub roll_interval: Duration,
     /// `--stop-at-watermark`, UTC epoch ms; `None` runs until killed.
     pub stop_at_watermark_ms: Option<i64>,
+    /// `--session-gap`; `None` leaves the dataflow's default (30 min).
+    pub session_gap: Option<Duration>,
+    /// `--max-session-duration`; `None` leaves the dataflow's default (24 h).
+    pub max_session_duration: Option<Duration>,
     /// How the processes are started.
     pub launcher: Launcher,
     /// More flags, appended last (e.g. `["--compression", "none"]`).
@@ -65,7 +69,8 @@ pub struct DataflowOptions {
 
 impl DataflowOptions {
     /// Defaults for a test: 1 process × 1 worker through `launch`, tumbling 1-minute windows,
-    /// 3 s out-of-orderness, 5 s idle timeout, 2 s roll interval, no stop time; checkpoints in
+    /// 3 s out-of-orderness, 5 s idle timeout, 2 s roll interval, no stop time, the dataflow's
+    /// own session gap and maximum session duration; checkpoints in
     /// `/tmp/wa-tests/<database>/checkpoints` and consumer group `<database>`, both unique
     /// when `database` is (see [`crate::unique_name`]).
     pub fn new(topic: &str, database: &str) -> DataflowOptions {
@@ -82,6 +87,8 @@ impl DataflowOptions {
             idle_timeout: Duration::from_secs(5),
             roll_interval: Duration::from_secs(2),
             stop_at_watermark_ms: None,
+            session_gap: None,
+            max_session_duration: None,
             launcher: Launcher::Launch,
             extra_args: Vec::new(),
         }
@@ -109,7 +116,7 @@ fn millis(d: Duration) -> String {
     format!("{}ms", d.as_millis())
 }
 
-/// Creates `database` and its four tables with `wa-hive init` (idempotent), in the stack's
+/// Creates `database` and its tables with `wa-hive init` (idempotent), in the stack's
 /// warehouse, so a test never depends on the dataflow creating them.
 ///
 /// # Errors
@@ -521,6 +528,12 @@ fn run_args(
     if let Some(ms) = options.stop_at_watermark_ms {
         args.extend(["--stop-at-watermark".into(), rfc3339(ms)]);
     }
+    if let Some(gap) = options.session_gap {
+        args.extend(["--session-gap".into(), millis(gap)]);
+    }
+    if let Some(max) = options.max_session_duration {
+        args.extend(["--max-session-duration".into(), millis(max)]);
+    }
     args.extend(options.extra_args.iter().cloned());
     args
 }
@@ -674,6 +687,10 @@ mod tests {
         options.window_slide = Some(Duration::from_secs(20));
         options.stop_at_watermark_ms = Some(1_795_996_920_000);
         let args = run_args(&stack, &options, Path::new("/w.toml"), 4000).join(" ");
+        assert!(!args.contains("--session-gap") && !args.contains("--max-session-duration"));
+        options.session_gap = Some(Duration::from_secs(8));
+        options.max_session_duration = Some(Duration::from_secs(60));
+        let args = run_args(&stack, &options, Path::new("/w.toml"), 4000).join(" ");
         for part in [
             "--workers-file /w.toml",
             "--topic topic_x",
@@ -685,6 +702,8 @@ mod tests {
             "--max-out-of-orderness 3000ms",
             "--metrics-addr 127.0.0.1:4000",
             "--stop-at-watermark 2026-11-30T00:02:00.000Z",
+            "--session-gap 8000ms",
+            "--max-session-duration 60000ms",
         ] {
             assert!(args.contains(part), "{part} missing from {args}");
         }

@@ -10,7 +10,7 @@
 //! - [`unique_name`] gives each test its own topic, table and HDFS path names.
 //! - [`Stack::hive_sql`] runs Hive SQL through the Thrift server (Hive's own ORC reader) and
 //!   returns typed rows; [`SqlEngine`] starts a private one in another JVM time zone.
-//! - [`oracle`] recomputes from a topic's content what the dataflow's four tables must hold,
+//! - [`oracle`] recomputes from a topic's content what the dataflow's tables must hold,
 //!   reads them back through Hive SQL and prints a readable diff; [`dataflow`] runs the real
 //!   `wa-dataflow` cluster from a private `workers.toml` and kills every process of it on drop.
 //! - [`Stack::datanode_outage`], [`Stack::broker_outage`] and [`Stack::metastore_outage`]

@@ -1,4 +1,4 @@
-//! Ground truth for the dataflow, recomputed from scratch: the rows its four Hive tables must
+//! Ground truth for the dataflow, recomputed from scratch: the rows its Hive tables must
 //! hold for a given Kafka topic content, the way differential dataflow's own tests compare an
 //! incremental result with a from-scratch recomputation.
 //!
@@ -31,11 +31,30 @@
 //! - **Windows.** Each on-time event counts once in every window `[start, start + size)`
 //!   with `start` a multiple of the slide (tumbling: slide = size) that contains its time;
 //!   `page_analytics` holds one row per (page_url, event_type, window) with a count > 0.
-//! - **Partitions (`dt`).** UTC date of `event_time` (raw, late), of `window_start` (page),
-//!   of the Kafka record timestamp (rejected).
+//! - **Unique visitors.** For every window that has a `page_analytics` row, `visitor_analytics`
+//!   holds one row per `page_url` with on-time events in the window (`unique_visitors` =
+//!   distinct `user_id` among them, `events` = their count) and one row with `page_url` NULL
+//!   for the whole site (the same over all pages).
+//! - **Sessions.** The on-time events (exactly those counted in windows) are grouped by
+//!   `session_id`, each group ordered by (event time, partition, offset). Walking a group in
+//!   that order, an event starts a new session when there is none yet, or it is more than
+//!   `session_gap` after the session's last event, or at least `max_session_duration` after
+//!   its first; otherwise it joins the session. A row: start and end = times of the first and
+//!   last event, `duration_ms` = end − start, `events`, `page_views` (type `page_view`),
+//!   entry and exit page = `page_url` of the first and last event; `user_id`, `browser`,
+//!   `os`, `country` of the first event; `is_bounce` = not engaged, where engaged means
+//!   `duration_ms ≥ 10 000` or ≥ 2 page views or any `form_submit`.
+//! - **What a stop watermark `S` leaves written.** Windows ending at or before `S`
+//!   ([`Expected::page_rows_ending_by`], [`Expected::visitor_rows_ending_by`]); sessions whose
+//!   close time `C = min(last + session_gap + 1, start + max_session_duration)` is at or
+//!   before `S` ([`Expected::session_rows_closed_by`]): from `C` on no on-time event can join
+//!   or change the session.
+//! - **Partitions (`dt`).** UTC date of `event_time` (raw, late), of `window_start` (page,
+//!   visitors), of `session_start` (sessions), of the Kafka record timestamp (rejected).
 
 mod partitioner;
 mod tables;
+mod visitors;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -43,7 +62,11 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context, Result};
 
 pub use partitioner::{kafka_partition, murmur2};
-pub use tables::{assert_tables_eq, LateRow, PageRow, RawRow, RejectedRow, Tables};
+pub use tables::{
+    assert_tables_eq, assert_visitor_tables_eq, LateRow, PageRow, RawRow, RejectedRow, SessionRow,
+    Tables, VisitorRow, VisitorTables,
+};
+pub use visitors::ENGAGED_DURATION_MS;
 
 /// One Kafka record as the oracle sees it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -249,12 +272,20 @@ pub struct OracleConfig {
     pub max_future_skew_ms: i64,
     /// `--dedup-horizon` (the dataflow's default: 10 minutes; 0: no deduplication).
     pub dedup_horizon_ms: i64,
+    /// `--session-gap` (the dataflow's default: 30 minutes).
+    pub session_gap_ms: i64,
+    /// `--max-session-duration` (the dataflow's default: 24 hours).
+    pub max_session_duration_ms: i64,
 }
 
 /// The dataflow's `--max-future-skew` default, ms.
 pub const DEFAULT_MAX_FUTURE_SKEW_MS: i64 = 5 * 60_000;
 /// The dataflow's `--dedup-horizon` default, ms.
 pub const DEFAULT_DEDUP_HORIZON_MS: i64 = 10 * 60_000;
+/// The dataflow's `--session-gap` default, ms.
+pub const DEFAULT_SESSION_GAP_MS: i64 = 30 * 60_000;
+/// The dataflow's `--max-session-duration` default, ms.
+pub const DEFAULT_MAX_SESSION_DURATION_MS: i64 = 24 * 3_600_000;
 
 impl OracleConfig {
     /// Tumbling windows of `size_ms`.
@@ -270,6 +301,8 @@ impl OracleConfig {
             max_out_of_orderness_ms,
             max_future_skew_ms: DEFAULT_MAX_FUTURE_SKEW_MS,
             dedup_horizon_ms: DEFAULT_DEDUP_HORIZON_MS,
+            session_gap_ms: DEFAULT_SESSION_GAP_MS,
+            max_session_duration_ms: DEFAULT_MAX_SESSION_DURATION_MS,
         }
     }
 
@@ -277,6 +310,22 @@ impl OracleConfig {
     pub fn with_dedup_horizon(self, horizon_ms: i64) -> OracleConfig {
         OracleConfig {
             dedup_horizon_ms: horizon_ms,
+            ..self
+        }
+    }
+
+    /// The same with `--session-gap` `gap_ms`.
+    pub fn with_session_gap(self, gap_ms: i64) -> OracleConfig {
+        OracleConfig {
+            session_gap_ms: gap_ms,
+            ..self
+        }
+    }
+
+    /// The same with `--max-session-duration` `max_ms`.
+    pub fn with_max_session_duration(self, max_ms: i64) -> OracleConfig {
+        OracleConfig {
+            max_session_duration_ms: max_ms,
             ..self
         }
     }
@@ -300,12 +349,19 @@ impl OracleConfig {
 pub struct Expected {
     /// The four tables' rows, sorted.
     pub tables: Tables,
+    /// `visitor_analytics` and `sessions`, sorted: every window and every session, as if the
+    /// watermark had passed them all. What a run stopped at a watermark leaves:
+    /// [`Expected::visitor_tables_at`].
+    pub visitor_tables: VisitorTables,
+    /// Close time (UTC epoch ms) of every session, by (`session_id`, `session_start`), which
+    /// is unique: see the module docs.
+    pub session_close_ms: BTreeMap<(String, String), i64>,
     /// Largest event time of any valid event (on time or late), UTC epoch ms.
     pub max_event_time_ms: Option<i64>,
 }
 
 impl Expected {
-    /// Recomputes the four tables from `layout` under `config` (rules in the module docs).
+    /// Recomputes the tables from `layout` under `config` (rules in the module docs).
     pub fn compute(layout: &Layout, config: &OracleConfig) -> Expected {
         let mut by_partition: BTreeMap<i32, Vec<&TopicRecord>> = BTreeMap::new();
         for record in layout.records() {
@@ -317,6 +373,7 @@ impl Expected {
         let mut tables = Tables::default();
         let mut counts: BTreeMap<(String, String, i64), i64> = BTreeMap::new();
         let mut max_event_time_ms: Option<i64> = None;
+        let mut on_time: Vec<visitors::OnTime> = Vec::new();
 
         for records in by_partition.values_mut() {
             records.sort_by_key(|r| r.offset);
@@ -405,6 +462,18 @@ impl Expected {
                         .entry((event.page_url.clone(), event.event_type.clone(), start))
                         .or_default() += 1;
                 }
+                on_time.push(visitors::OnTime {
+                    partition: record.partition,
+                    offset: record.offset,
+                    event_time_ms: t,
+                    user_id: event.user_id,
+                    session_id: event.session_id,
+                    event_type: event.event_type,
+                    page_url: event.page_url,
+                    browser: event.browser,
+                    os: event.os,
+                    country: event.country,
+                });
             }
         }
         tables.page = counts
@@ -419,8 +488,26 @@ impl Expected {
             })
             .collect();
         tables.sort();
+        let mut visitor_tables = VisitorTables {
+            visitors: visitors::visitor_rows(&on_time, config),
+            sessions: Vec::new(),
+        };
+        let mut session_close_ms = BTreeMap::new();
+        for (row, close_ms) in visitors::sessions(&on_time, config) {
+            let key = (row.session_id.clone(), row.session_start.clone());
+            assert!(
+                session_close_ms.insert(key, close_ms).is_none(),
+                "two sessions {} start at {}",
+                row.session_id,
+                row.session_start
+            );
+            visitor_tables.sessions.push(row);
+        }
+        visitor_tables.sort();
         Expected {
             tables,
+            visitor_tables,
+            session_close_ms,
             max_event_time_ms,
         }
     }
@@ -436,6 +523,49 @@ impl Expected {
             .filter(|r| r.window_end <= bound)
             .cloned()
             .collect()
+    }
+
+    /// The expected `visitor_analytics` rows of windows ending at or before `end_ms` (UTC
+    /// epoch ms): the same windows as [`Expected::page_rows_ending_by`].
+    pub fn visitor_rows_ending_by(&self, end_ms: i64) -> Vec<VisitorRow> {
+        let bound = sql_timestamp(end_ms);
+        self.visitor_tables
+            .visitors
+            .iter()
+            .filter(|r| r.window_end <= bound)
+            .cloned()
+            .collect()
+    }
+
+    /// Close time (UTC epoch ms) of the expected session `row`.
+    ///
+    /// # Panics
+    /// When `row` is not one of [`Expected::visitor_tables`]' sessions.
+    pub fn close_ms(&self, row: &SessionRow) -> i64 {
+        self.session_close_ms
+            .get(&(row.session_id.clone(), row.session_start.clone()))
+            .copied()
+            .unwrap_or_else(|| panic!("{row:?} is not an expected session"))
+    }
+
+    /// The expected `sessions` rows whose close time is at or before `stop_ms` (UTC epoch
+    /// ms): those a run stopped at watermark `stop_ms` has written, and no others.
+    pub fn session_rows_closed_by(&self, stop_ms: i64) -> Vec<SessionRow> {
+        self.visitor_tables
+            .sessions
+            .iter()
+            .filter(|r| self.close_ms(r) <= stop_ms)
+            .cloned()
+            .collect()
+    }
+
+    /// `visitor_analytics` and `sessions` as a run with `--stop-at-watermark stop_ms` leaves
+    /// them: [`Expected::visitor_rows_ending_by`] and [`Expected::session_rows_closed_by`].
+    pub fn visitor_tables_at(&self, stop_ms: i64) -> VisitorTables {
+        VisitorTables {
+            visitors: self.visitor_rows_ending_by(stop_ms),
+            sessions: self.session_rows_closed_by(stop_ms),
+        }
     }
 }
 

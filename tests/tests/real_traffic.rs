@@ -21,11 +21,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rand::{Rng as _, SeedableRng as _};
+use rand::Rng as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use support::*;
 use wa_tests::dataflow::{cleanup, init_database, Dataflow, DataflowOptions, Launcher};
-use wa_tests::oracle::{assert_tables_eq, kafka_partition, Expected, Layout, OracleConfig, Tables};
+use wa_tests::oracle::{assert_tables_eq, Expected, Layout, OracleConfig, Tables};
 use wa_tests::{kafka_config, read_topic, stack, unique_name, Stack};
 
 const MINUTE_MS: i64 = 60_000;
@@ -79,18 +79,6 @@ fn checkpoint_offsets(s: &Stack, options: &DataflowOptions) -> BTreeMap<i32, (i6
             )
         })
         .collect()
-}
-
-/// A record the test produces, keyed like the producer's (by `session_id`) when it is an
-/// event, to the partition murmur2 gives that key.
-fn keyed(line: &str, timestamp_ms: i64) -> Extra {
-    let event = events::parse(line.as_bytes()).unwrap();
-    Extra {
-        partition: kafka_partition(event.session_id.as_bytes(), PARTITIONS),
-        key: Some(event.session_id),
-        value: line.as_bytes().to_vec(),
-        timestamp_ms,
-    }
 }
 
 #[test]
@@ -171,37 +159,6 @@ fn far_future_events_are_rejected_and_hold_no_partition_back() {
     }
     block_on(cleanup(s, &db)).unwrap();
     stream.remove_log();
-}
-
-/// A seeded stream's log with 10 % of its events sent again (same payload, same key), each
-/// 1 to 1 500 records after the original, stamped with the time it is sent again.
-fn with_copies(log: &str, seed: u64) -> (Vec<Extra>, usize) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let lines: Vec<&str> = log.lines().collect();
-    let mut due: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    let mut records = Vec::new();
-    let mut copies = 0;
-    let mut last_ts = i64::MIN;
-    for (i, line) in lines.iter().enumerate() {
-        let t = events::parse(line.as_bytes()).unwrap().event_time_ms;
-        last_ts = last_ts.max(t);
-        records.push(keyed(line, last_ts));
-        if rng.random_bool(0.10) {
-            due.entry(i + rng.random_range(1..1_500))
-                .or_default()
-                .push(line);
-            copies += 1;
-        }
-        for copy in due.remove(&i).unwrap_or_default() {
-            records.push(keyed(copy, last_ts));
-        }
-    }
-    for (_, rest) in due {
-        for copy in rest {
-            records.push(keyed(copy, last_ts));
-        }
-    }
-    (records, copies)
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! The four dataflow tables as rows, read back through Hive SQL, and compared with a readable
-//! diff.
+//! The dataflow's tables as rows, read back through Hive SQL, and compared with a readable
+//! diff: the four event and window tables ([`Tables`]) and the two of unique visitors and
+//! sessions ([`VisitorTables`]), read and compared separately.
 //!
 //! Every value is held the way `tests/stack/stack sql` prints it, so expected and actual rows
 //! compare as plain values: timestamps are UTC text `yyyy-MM-dd HH:mm:ss.SSS` (the JDBC client
@@ -112,6 +113,57 @@ pub struct RejectedRow {
     /// `kafka_timestamp`, UTC text; `None` for SQL NULL.
     pub kafka_timestamp: Option<String>,
     /// Partition `dt`: UTC date of `kafka_timestamp`.
+    pub dt: String,
+}
+
+/// One `visitor_analytics` row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub struct VisitorRow {
+    /// `page_url`; `None` (SQL NULL) for the row of the whole site.
+    pub page_url: Option<String>,
+    /// `window_start`, inclusive, UTC text.
+    pub window_start: String,
+    /// `window_end`, exclusive, UTC text.
+    pub window_end: String,
+    /// `unique_visitors`: distinct `user_id` among the on-time events of this page (or of
+    /// the site) in the window.
+    pub unique_visitors: i64,
+    /// `events`: those events' count.
+    pub events: i64,
+    /// Partition `dt`: UTC date of `window_start`.
+    pub dt: String,
+}
+
+/// One `sessions` row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub struct SessionRow {
+    /// `session_id`.
+    pub session_id: String,
+    /// `user_id` of the session's first event.
+    pub user_id: String,
+    /// `session_start`: time of the first event, UTC text.
+    pub session_start: String,
+    /// `session_end`: time of the last event, UTC text.
+    pub session_end: String,
+    /// `duration_ms`: end − start.
+    pub duration_ms: i64,
+    /// `events`: the session's events.
+    pub events: i64,
+    /// `page_views`: those of type `page_view`.
+    pub page_views: i64,
+    /// `entry_page`: `page_url` of the first event.
+    pub entry_page: String,
+    /// `exit_page`: `page_url` of the last event.
+    pub exit_page: String,
+    /// `is_bounce`: not engaged (engaged: ≥ 10 s, or ≥ 2 page views, or a `form_submit`).
+    pub is_bounce: bool,
+    /// `browser` of the first event, `None` for SQL NULL.
+    pub browser: Option<String>,
+    /// `os` of the first event, `None` for SQL NULL.
+    pub os: Option<String>,
+    /// `country` of the first event, `None` for SQL NULL.
+    pub country: Option<String>,
+    /// Partition `dt`: UTC date of `session_start`.
     pub dt: String,
 }
 
@@ -271,6 +323,139 @@ impl Tables {
     }
 }
 
+/// The contents of `visitor_analytics` and `sessions` of one Hive database, each sorted.
+///
+/// Kept apart from [`Tables`], so the tests of the four older tables read nothing more.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VisitorTables {
+    /// `visitor_analytics`.
+    pub visitors: Vec<VisitorRow>,
+    /// `sessions`.
+    pub sessions: Vec<SessionRow>,
+}
+
+impl VisitorTables {
+    /// Reads both tables of `database` through Hive SQL, in one session.
+    ///
+    /// # Errors
+    /// When a table is missing (the error says so, naming the table), a query fails or a row
+    /// does not have the expected shape.
+    pub fn read(stack: &Stack, database: &str) -> Result<VisitorTables> {
+        Self::ensure_exist(stack, database)?;
+        let visitors = format!(
+            "SELECT page_url, window_start, window_end, unique_visitors, events, dt \
+             FROM {database}.visitor_analytics"
+        );
+        let sessions = format!(
+            "SELECT session_id, user_id, session_start, session_end, duration_ms, events, \
+             page_views, entry_page, exit_page, is_bounce, browser, os, country, dt \
+             FROM {database}.sessions"
+        );
+        let sets = stack.hive_sql(&[&visitors, &sessions]).with_context(|| {
+            format!("reading visitor_analytics and sessions of {database} through Hive SQL")
+        })?;
+        if sets.len() != 2 {
+            bail!("expected 2 result sets from {database}, got {}", sets.len());
+        }
+        let mut tables = VisitorTables {
+            visitors: sets[0].rows_as().context("visitor_analytics")?,
+            sessions: sets[1].rows_as().context("sessions")?,
+        };
+        tables.sort();
+        Ok(tables)
+    }
+
+    /// Checks that `database` has both tables, e.g. right after `wa-hive init`, before a
+    /// test spends minutes on a run whose tables cannot be read.
+    ///
+    /// # Errors
+    /// When one is missing (naming it and the tables there are), or Hive SQL fails.
+    pub fn ensure_exist(stack: &Stack, database: &str) -> Result<()> {
+        let listed = stack
+            .query(&format!("SHOW TABLES IN {database}"))
+            .with_context(|| format!("listing the tables of {database}"))?;
+        // Spark answers (namespace, tableName, isTemporary), Hive (tab_name).
+        let column = listed
+            .columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case("tableName"))
+            .unwrap_or(0);
+        let names: Vec<String> = listed
+            .rows
+            .iter()
+            .filter_map(|row| row.get(column)?.as_str().map(str::to_owned))
+            .collect();
+        let missing: Vec<&str> = ["visitor_analytics", "sessions"]
+            .into_iter()
+            .filter(|t| !names.iter().any(|n| n == t))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "database {database} has no table {} (it has: {}); `wa-hive init` creates them \
+                 from hive/ddl/",
+                missing.join(", "),
+                names.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Sorts both tables, so equal multisets are equal vectors.
+    pub fn sort(&mut self) {
+        self.visitors.sort();
+        self.sessions.sort();
+    }
+
+    /// Row counts, e.g. `visitor_analytics=2113 sessions=812`.
+    pub fn summary(&self) -> String {
+        format!(
+            "visitor_analytics={} sessions={}",
+            self.visitors.len(),
+            self.sessions.len()
+        )
+    }
+
+    /// `None` when `actual` holds exactly the rows of `expected` (as multisets), else a
+    /// readable report as [`Tables::diff`] gives.
+    pub fn diff(
+        expected: &VisitorTables,
+        actual: &VisitorTables,
+        max_rows: usize,
+    ) -> Option<String> {
+        let mut report = String::new();
+        diff_table(
+            "visitor_analytics",
+            &expected.visitors,
+            &actual.visitors,
+            max_rows,
+            &mut report,
+        );
+        diff_table(
+            "sessions",
+            &expected.sessions,
+            &actual.sessions,
+            max_rows,
+            &mut report,
+        );
+        (!report.is_empty()).then_some(report)
+    }
+}
+
+/// Panics with a [`VisitorTables::diff`] report (up to 10 rows per side and table) unless
+/// `actual` equals `expected`. `what` names the comparison in the message.
+///
+/// # Panics
+/// When the tables differ.
+pub fn assert_visitor_tables_eq(expected: &VisitorTables, actual: &VisitorTables, what: &str) {
+    if let Some(report) = VisitorTables::diff(expected, actual, 10) {
+        panic!(
+            "{what}: tables differ\n  expected: {}\n  actual:   {}\n{report}",
+            expected.summary(),
+            actual.summary()
+        );
+    }
+}
+
 /// Panics with a [`Tables::diff`] report (up to 10 rows per side and table) unless `actual`
 /// equals `expected`. `what` names the comparison in the message, e.g. `"oracle vs 2×1 run"`.
 ///
@@ -419,5 +604,55 @@ mod tests {
         }
         .without_reason_detail();
         assert_eq!(blanked.rejected[0].reason_detail, None);
+    }
+
+    #[test]
+    fn visitor_and_session_rows_deserialise_with_nulls_and_booleans() {
+        let out = concat!(
+            "{\"columns\":[{\"name\":\"page_url\",\"type\":\"string\"},",
+            "{\"name\":\"window_start\",\"type\":\"timestamp\"},",
+            "{\"name\":\"window_end\",\"type\":\"timestamp\"},",
+            "{\"name\":\"unique_visitors\",\"type\":\"bigint\"},",
+            "{\"name\":\"events\",\"type\":\"bigint\"},{\"name\":\"dt\",\"type\":\"string\"}]}\n",
+            "[null,\"2026-11-30 00:00:00.000\",\"2026-11-30 00:01:00.000\",7,19,\"2026-11-30\"]\n",
+            "{\"columns\":[{\"name\":\"session_id\",\"type\":\"string\"},",
+            "{\"name\":\"user_id\",\"type\":\"string\"},",
+            "{\"name\":\"session_start\",\"type\":\"timestamp\"},",
+            "{\"name\":\"session_end\",\"type\":\"timestamp\"},",
+            "{\"name\":\"duration_ms\",\"type\":\"bigint\"},{\"name\":\"events\",\"type\":\"bigint\"},",
+            "{\"name\":\"page_views\",\"type\":\"bigint\"},{\"name\":\"entry_page\",\"type\":\"string\"},",
+            "{\"name\":\"exit_page\",\"type\":\"string\"},{\"name\":\"is_bounce\",\"type\":\"boolean\"},",
+            "{\"name\":\"browser\",\"type\":\"string\"},{\"name\":\"os\",\"type\":\"string\"},",
+            "{\"name\":\"country\",\"type\":\"string\"},{\"name\":\"dt\",\"type\":\"string\"}]}\n",
+            "[\"s1\",\"user-3\",\"2026-11-29 23:59:58.000\",\"2026-11-30 00:00:03.500\",5500,2,1,",
+            "\"/a\",\"/b\",true,\"Edge\",null,\"DE\",\"2026-11-29\"]\n",
+        );
+        let sets = parse_json_lines(out).unwrap();
+        let visitors: Vec<VisitorRow> = sets[0].rows_as().unwrap();
+        assert_eq!(visitors[0].page_url, None);
+        assert_eq!((visitors[0].unique_visitors, visitors[0].events), (7, 19));
+        let sessions: Vec<SessionRow> = sets[1].rows_as().unwrap();
+        assert!(sessions[0].is_bounce);
+        assert_eq!(sessions[0].os, None);
+        assert_eq!(sessions[0].duration_ms, 5500);
+
+        let expected = VisitorTables {
+            visitors: visitors.clone(),
+            sessions: sessions.clone(),
+        };
+        assert_eq!(VisitorTables::diff(&expected, &expected.clone(), 5), None);
+        let mut other = sessions[0].clone();
+        other.is_bounce = false;
+        let actual = VisitorTables {
+            visitors,
+            sessions: vec![other],
+        };
+        let report = VisitorTables::diff(&expected, &actual, 5).unwrap();
+        assert!(
+            report.starts_with("sessions: expected 1 rows, got 1; 1 missing, 1 unexpected"),
+            "{report}"
+        );
+        assert!(report.contains("is_bounce: false"));
+        assert!(!report.contains("visitor_analytics"));
     }
 }

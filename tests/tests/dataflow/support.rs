@@ -2,13 +2,15 @@
 //! hand-made records (malformed and valid) produced with rdkafka to chosen partitions, and the
 //! predicted topic layout the oracle works from.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rand::{Rng as _, SeedableRng as _};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use wa_tests::oracle::Layout;
+use wa_tests::oracle::{kafka_partition, Layout};
 use wa_tests::{binary, create_topic, kafka_config, read_topic, unique_name, Stack};
 
 /// Partitions of every test topic.
@@ -295,6 +297,49 @@ pub fn produce(s: &Stack, topic: &str, records: &[Extra]) {
             delivery.await.unwrap().map_err(|(e, _)| e).unwrap();
         }
     });
+}
+
+/// A record the test produces, keyed like the producer's (by `session_id`) when it is an
+/// event, to the partition murmur2 gives that key.
+pub fn keyed(line: &str, timestamp_ms: i64) -> Extra {
+    let event = events::parse(line.as_bytes()).unwrap();
+    Extra {
+        partition: kafka_partition(event.session_id.as_bytes(), PARTITIONS),
+        key: Some(event.session_id),
+        value: line.as_bytes().to_vec(),
+        timestamp_ms,
+    }
+}
+
+/// A seeded stream's log with 10 % of its events sent again (same payload, same key), each
+/// 1 to 1 500 records after the original, stamped with the time it is sent again.
+pub fn with_copies(log: &str, seed: u64) -> (Vec<Extra>, usize) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let lines: Vec<&str> = log.lines().collect();
+    let mut due: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    let mut records = Vec::new();
+    let mut copies = 0;
+    let mut last_ts = i64::MIN;
+    for (i, line) in lines.iter().enumerate() {
+        let t = events::parse(line.as_bytes()).unwrap().event_time_ms;
+        last_ts = last_ts.max(t);
+        records.push(keyed(line, last_ts));
+        if rng.random_bool(0.10) {
+            due.entry(i + rng.random_range(1..1_500))
+                .or_default()
+                .push(line);
+            copies += 1;
+        }
+        for copy in due.remove(&i).unwrap_or_default() {
+            records.push(keyed(copy, last_ts));
+        }
+    }
+    for (_, rest) in due {
+        for copy in rest {
+            records.push(keyed(copy, last_ts));
+        }
+    }
+    (records, copies)
 }
 
 /// Adds `records` to the predicted layout, in order.
