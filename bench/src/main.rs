@@ -100,11 +100,32 @@ fn main() -> Result<()> {
             });
             let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
             println!("state-memory: {users} distinct users in one window over {pages} pages; {sessions} open sessions × {events_per_session} events");
-            println!("  baseline RSS                      {:8.1} MiB", mib(r.baseline));
-            println!("  visitors: window open             {:8.1} MiB  (loaded in {:.1} s)", mib(r.visitors_open), r.seconds[0]);
-            println!("  visitors: window closed           {:8.1} MiB  ({} figures out, {:.1} s)", mib(r.visitors_closed), r.visitor_figures, r.seconds[1]);
-            println!("  sessions: open                    {:8.1} MiB  (loaded in {:.1} s)", mib(r.sessions_open), r.seconds[2]);
-            println!("  sessions: closed and checkpointed {:8.1} MiB  ({} closed, {:.1} s)", mib(r.sessions_closed), r.sessions_closed_count, r.seconds[3]);
+            println!(
+                "  baseline RSS                      {:8.1} MiB",
+                mib(r.baseline)
+            );
+            println!(
+                "  visitors: window open             {:8.1} MiB  (loaded in {:.1} s)",
+                mib(r.visitors_open),
+                r.seconds[0]
+            );
+            println!(
+                "  visitors: window closed           {:8.1} MiB  ({} figures out, {:.1} s)",
+                mib(r.visitors_closed),
+                r.visitor_figures,
+                r.seconds[1]
+            );
+            println!(
+                "  sessions: open                    {:8.1} MiB  (loaded in {:.1} s)",
+                mib(r.sessions_open),
+                r.seconds[2]
+            );
+            println!(
+                "  sessions: closed and checkpointed {:8.1} MiB  ({} closed, {:.1} s)",
+                mib(r.sessions_closed),
+                r.sessions_closed_count,
+                r.seconds[3]
+            );
         }
     }
     Ok(())

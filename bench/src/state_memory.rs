@@ -69,7 +69,12 @@ fn visit(user: u64, session: u64, page: u64, t: i64, offset: i64) -> Visit {
         user_id: format!("user-{user:08}"),
         session_id: format!("session-{session:08}-0000-4000-8000-000000000000"),
         page_url: format!("/products/{page}"),
-        event_type: if offset % 3 == 0 { "page_view" } else { "click" }.to_string(),
+        event_type: if offset % 3 == 0 {
+            "page_view"
+        } else {
+            "click"
+        }
+        .to_string(),
         browser: Some("Chrome".into()),
         os: Some("Windows".into()),
         country: Some("DE".into()),
@@ -106,7 +111,13 @@ pub fn run(config: StateMemoryConfig) -> StateMemoryReport {
         // One window, every user in it; batches of 10 000 like source activations.
         let started = Instant::now();
         for user in 0..config.users {
-            input.send(visit(user, user, user % config.pages, 1_000 + (user % 50_000) as i64, user as i64));
+            input.send(visit(
+                user,
+                user,
+                user % config.pages,
+                1_000 + (user % 50_000) as i64,
+                user as i64,
+            ));
             if user % 10_000 == 9_999 {
                 worker.step();
             }

@@ -142,12 +142,7 @@ impl DayMarker {
 
 /// One pass: `_SUCCESS` into every partition complete at `frontier_ms` that holds data and has
 /// none yet. Failures are logged; the next pass tries again.
-async fn mark_complete_days(
-    tables: &HiveTables,
-    rules: DayRules,
-    frontier_ms: i64,
-    known: &Known,
-) {
+async fn mark_complete_days(tables: &HiveTables, rules: DayRules, frontier_ms: i64, known: &Known) {
     let is_known = |table, dt| known.lock().is_ok_and(|k| k.contains(&(table, dt)));
     let remember = |table, dt| {
         if let Ok(mut k) = known.lock() {
@@ -228,7 +223,10 @@ mod tests {
         // Hopping 1 min / 20 s: the last window of the day starts at 23:59:40 and ends at
         // 00:00:40 the next day.
         let hopping = WindowSpec::hopping(60_000, 20_000).unwrap();
-        assert_eq!(complete_at(Table::PageAnalytics, d, r(hopping)), end + 40_000);
+        assert_eq!(
+            complete_at(Table::PageAnalytics, d, r(hopping)),
+            end + 40_000
+        );
         // A slide that does not divide a day (7 min): the last window starts at the last
         // multiple of the slide before the day's end.
         let odd = WindowSpec::hopping(840_000, 420_000).unwrap();
@@ -249,6 +247,9 @@ mod tests {
             complete_at(Table::VisitorAnalytics, d, r(hopping)),
             complete_at(Table::PageAnalytics, d, r(hopping))
         );
-        assert_eq!(complete_at(Table::Sessions, d, r(hopping)), end + 86_400_000);
+        assert_eq!(
+            complete_at(Table::Sessions, d, r(hopping)),
+            end + 86_400_000
+        );
     }
 }

@@ -23,21 +23,21 @@ use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concat, Probe};
 
+use crate::checkpoint::CutReport;
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::cluster::ClusterConfig;
 use crate::config::RunArgs;
 use crate::coordinator::{coordinator, CoordinatorSettings};
-use crate::checkpoint::CutReport;
 use crate::partition::WindowKey;
-use crate::visit::Visit;
-use timely::dataflow::Stream;
 use crate::results::{page_files, session_files, visitor_files, PageRow};
 use crate::session_store::SessionStore;
 use crate::sessions::{sessions, SessionSettings};
 use crate::sink::{file_sink, SinkSettings};
 use crate::source::{kafka_source, SourceOutput, SourceSettings};
 use crate::status::{format_ms, spawn_status_line, Status};
+use crate::visit::Visit;
 use crate::visitors::{visitor_counts, visitor_updates, VisitorSettings};
+use timely::dataflow::Stream;
 
 /// The cluster this process belongs to: `--workers-file`, or one process of `--workers`.
 ///
@@ -268,13 +268,11 @@ pub fn run(args: RunArgs) -> Result<()> {
             let out = kafka_source(scope, source_settings, probe.clone());
             let (counts, visits, cuts) = split_source(out);
 
-            let pages = counts
-                .as_collection()
-                .count_total()
-                .inner
-                .flat_map(|(((page, kind, start, end), n), time, diff)| {
+            let pages = counts.as_collection().count_total().inner.flat_map(
+                |(((page, kind, start, end), n), time, diff)| {
                     (diff > 0).then_some(((page, kind, start, end, n) as PageRow, time))
-                });
+                },
+            );
             let pages_done = file_sink(pages, page_files(), sink_settings.clone());
 
             let figures = visitor_counts(visitor_updates(visits.clone(), visitor_settings));

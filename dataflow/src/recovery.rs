@@ -74,7 +74,11 @@ pub async fn delete_uncommitted_windows(
     frontier_ms: i64,
 ) -> Result<usize, HiveError> {
     let mut deleted = 0;
-    for table in [Table::PageAnalytics, Table::VisitorAnalytics, Table::Sessions] {
+    for table in [
+        Table::PageAnalytics,
+        Table::VisitorAnalytics,
+        Table::Sessions,
+    ] {
         let parse = if table == Table::Sessions {
             parse_session_file_name
         } else {

@@ -147,9 +147,8 @@ impl SessionStore {
                 if line.is_empty() {
                     continue;
                 }
-                let s: Session = serde_json::from_slice(line).map_err(|e| {
-                    HiveError::InvalidInput(format!("{path} line {}: {e}", n + 1))
-                })?;
+                let s: Session = serde_json::from_slice(line)
+                    .map_err(|e| HiveError::InvalidInput(format!("{path} line {}: {e}", n + 1)))?;
                 all.push(s);
             }
         }

@@ -187,8 +187,11 @@ impl Session {
 
     /// When it closes: `min(last + gap + 1, start + max_duration)`, UTC epoch ms.
     pub fn close_at(&self, rules: SessionRules) -> i64 {
-        (self.last_ms().saturating_add(rules.gap_ms).saturating_add(1))
-            .min(self.start_ms().saturating_add(rules.max_duration_ms))
+        (self
+            .last_ms()
+            .saturating_add(rules.gap_ms)
+            .saturating_add(1))
+        .min(self.start_ms().saturating_add(rules.max_duration_ms))
     }
 
     /// Whether an event at `t` (not before its last) belongs to it.
@@ -222,8 +225,16 @@ impl Session {
             end_ms,
             events: self.events.len() as i64,
             page_views,
-            entry_page: self.events.first().map(|e| e.page.clone()).unwrap_or_default(),
-            exit_page: self.events.last().map(|e| e.page.clone()).unwrap_or_default(),
+            entry_page: self
+                .events
+                .first()
+                .map(|e| e.page.clone())
+                .unwrap_or_default(),
+            exit_page: self
+                .events
+                .last()
+                .map(|e| e.page.clone())
+                .unwrap_or_default(),
             is_bounce: !engaged,
             browser: self.browser.clone(),
             os: self.os.clone(),
@@ -272,7 +283,9 @@ impl SessionState {
         let mut state = SessionState::new(rules);
         let mut again = Vec::new();
         for s in sessions {
-            let Some(s) = s.before(frontier_ms) else { continue };
+            let Some(s) = s.before(frontier_ms) else {
+                continue;
+            };
             let close_at = s.close_at(rules);
             if close_at > frontier_ms {
                 state.closing.insert((close_at, s.session_id.clone()));
@@ -315,7 +328,9 @@ impl SessionState {
             if *close_at > upto_ms {
                 break;
             }
-            let Some((close_at, id)) = self.closing.pop_first() else { break };
+            let Some((close_at, id)) = self.closing.pop_first() else {
+                break;
+            };
             if let Some(s) = self.open.remove(&id) {
                 self.close(s, close_at, &mut out);
             }
@@ -349,7 +364,8 @@ impl SessionState {
             }
         }
         let s = Session::new(&v);
-        self.closing.insert((s.close_at(rules), v.session_id.clone()));
+        self.closing
+            .insert((s.close_at(rules), v.session_id.clone()));
         self.open.insert(v.session_id, s);
     }
 
@@ -361,7 +377,8 @@ impl SessionState {
     /// Drops the closed sessions whose close bucket ends at or before `checkpoint_ms`, the
     /// frontier of a written checkpoint.
     pub fn forget_checkpointed(&mut self, checkpoint_ms: i64) {
-        self.closed.retain(|(bucket_end, _)| *bucket_end > checkpoint_ms);
+        self.closed
+            .retain(|(bucket_end, _)| *bucket_end > checkpoint_ms);
     }
 
     /// What a snapshot holds: the open sessions and the closed ones kept.

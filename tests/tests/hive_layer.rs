@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -28,6 +29,8 @@ enum V {
     /// A UTC timestamp written `yyyy-MM-dd HH:mm:ss.SSS`.
     T(&'static str),
     B(&'static [u8]),
+    /// A `BOOLEAN`.
+    Bo(bool),
     Null,
 }
 use V::*;
@@ -85,6 +88,15 @@ fn batch(table: Table, rows: &[Vec<V>]) -> RecordBatch {
                     });
                     Arc::new(b.finish())
                 }
+                DataType::Boolean => {
+                    let mut b = BooleanBuilder::new();
+                    cells.for_each(|c| match c {
+                        Bo(v) => b.append_value(v),
+                        Null => b.append_null(),
+                        o => panic!("{o:?} in {}", f.name()),
+                    });
+                    Arc::new(b.finish())
+                }
                 DataType::Binary => {
                     let mut b = BinaryBuilder::new();
                     cells.for_each(|c| match c {
@@ -112,6 +124,7 @@ fn expected(rows: &[Vec<V>], extra: &[&str]) -> Vec<Value> {
                 .map(|c| match *c {
                     S(s) | T(s) => json!(s),
                     I(v) => json!(v),
+                    Bo(v) => json!(v),
                     B(b) => json!(b.iter().map(|x| format!("{x:02X}")).collect::<String>()),
                     Null => Value::Null,
                 })
@@ -256,6 +269,70 @@ fn rows_for(table: Table) -> Vec<Vec<V>> {
                 T("2026-11-30 00:00:00.001"),
                 Null,
                 I(-2_147_483_648),
+                Null,
+            ],
+        ],
+        Table::VisitorAnalytics => vec![
+            vec![
+                Null,
+                T("2026-11-30 00:00:00.000"),
+                T("2026-11-30 00:01:00.000"),
+                I(2),
+                I(9_007_199_254_740_993),
+            ],
+            vec![
+                S("/p/Zürich–東京-🚀?q=a b"),
+                T("2026-11-30 23:59:00.000"),
+                T("2026-12-01 00:00:00.000"),
+                I(1),
+                I(3),
+            ],
+            vec![S("/x"), T("2026-11-30 07:15:30.500"), Null, Null, Null],
+        ],
+        Table::Sessions => vec![
+            vec![
+                S("s-1"),
+                S("u-1"),
+                T("2026-11-30 00:00:00.000"),
+                T("2026-11-30 00:00:09.999"),
+                I(9_999),
+                I(3),
+                I(1),
+                S("/"),
+                S("/checkout"),
+                Bo(false),
+                S("Firefox"),
+                S("Linux"),
+                S("DE"),
+            ],
+            vec![
+                S("s-2"),
+                S("u-2"),
+                T("2026-11-30 23:59:59.999"),
+                T("2026-11-30 23:59:59.999"),
+                I(0),
+                I(1),
+                I(1),
+                S("/p/Zürich–東京-🚀?q=a b"),
+                S("/p/Zürich–東京-🚀?q=a b"),
+                Bo(true),
+                Null,
+                Null,
+                Null,
+            ],
+            vec![
+                S("s-3"),
+                Null,
+                T("2014-12-31 23:59:59.999"),
+                Null,
+                Null,
+                Null,
+                Null,
+                Null,
+                Null,
+                Null,
+                Null,
+                Null,
                 Null,
             ],
         ],

@@ -2,9 +2,9 @@
 //! Hive 4.0.1 ships (orc-tools 1.8.5; `wa_tests::OrcTools`), not only through Hive SQL.
 //!
 //! A seeded stream with late events and invalid records goes through a 2-process dataflow
-//! cluster, so all four tables get files on two dates. Then every file under the database's
+//! cluster, so all six tables get files on two dates. Then every file under the database's
 //! location on HDFS is listed — each must be an ORC file or an empty `_SUCCESS` in a `dt=`
-//! partition of one of the four tables; anything else fails the test — and each ORC file is
+//! partition of one of the six tables; anything else fails the test — and each ORC file is
 //! copied to a local folder and given to `orc-tools meta` and `orc-tools data` (all files in
 //! one JVM per command). For every file: both succeed without complaint, the schema `meta`
 //! shows is the table's columns with their Hive types, `meta`'s row count equals the rows
@@ -33,11 +33,13 @@ use wa_tests::{binary, stack, unique_name, Column, DataRow, FileMeta, Stack};
 
 const MINUTE_MS: i64 = 60_000;
 const LATENESS_MS: i64 = 3_000;
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 6] = [
     "raw_web_events",
     "late_web_events",
     "rejected_web_events",
     "page_analytics",
+    "visitor_analytics",
+    "sessions",
 ];
 
 /// One ORC file of the run: where it is on HDFS, its table and partition, its local copy.
@@ -84,6 +86,7 @@ fn normalize(value: &Value, hive_type: &str) -> Value {
                 .map(|b| format!("{:02X}", b.as_u64().unwrap()))
                 .collect(),
         ),
+        ("boolean", Value::String(s)) => Value::Bool(s == "true"),
         _ => value.clone(),
     }
 }
@@ -201,6 +204,14 @@ fn check_stats(file: &str, column: &Column, line: &str, values: &[Value], nulls:
             // Normalized to hex: two digits a byte.
             let bytes: usize = values.iter().map(|v| v.as_str().unwrap().len() / 2).sum();
             assert_eq!(st.sum, Some(bytes.to_string()), "{what}: sum (bytes)");
+        }
+        "boolean" => {
+            // orc-tools prints the number of true values: `… true: N`.
+            let trues = values.iter().filter(|v| v.as_bool() == Some(true)).count();
+            assert!(
+                line.ends_with(&format!(" true: {trues}")),
+                "{what}: {trues} true values"
+            );
         }
         other => panic!("{what}: no check for type {other}"),
     }
@@ -419,6 +430,9 @@ fn orc_java_reader_reads_every_file_of_a_pipeline_run() {
     init_database(s, &db).unwrap();
     let mut options = DataflowOptions::new(&stream.topic, &db).cluster(2, 1);
     options.stop_at_watermark_ms = Some(stream.stop_at_ms(MINUTE_MS, LATENESS_MS));
+    // Short sessions, so that sessions close (and get files) before the stop watermark.
+    options.session_gap = Some(Duration::from_secs(5));
+    options.max_session_duration = Some(Duration::from_secs(30));
     let run_started = Instant::now();
     let mut df = Dataflow::start(s, &options).unwrap();
     if let Err(e) = df.wait(Duration::from_secs(300)) {

@@ -46,7 +46,10 @@ fn a_gap_of_exactly_the_session_gap_joins_one_more_ms_splits() {
     assert_eq!(closed.len(), 2);
     let (first, close_at) = &closed[0];
     assert_eq!((first.start_ms, first.end_ms, first.events), (0, GAP, 2));
-    assert_eq!((first.entry_page.as_str(), first.exit_page.as_str()), ("/a", "/b"));
+    assert_eq!(
+        (first.entry_page.as_str(), first.exit_page.as_str()),
+        ("/a", "/b")
+    );
     assert_eq!(*close_at, 2 * GAP + 1);
     assert_eq!(closed[1].0.start_ms, 2 * GAP + 1);
 }
@@ -87,7 +90,10 @@ fn events_are_applied_in_event_time_then_partition_then_offset_order() {
 fn sessions_close_only_when_the_frontier_reaches_their_close_time() {
     let mut state = SessionState::new(rules());
     state.push(visit("s", 100, 0, 0, "/", "page_view"));
-    assert!(state.advance(100).is_empty(), "the event is not before the frontier yet");
+    assert!(
+        state.advance(100).is_empty(),
+        "the event is not before the frontier yet"
+    );
     assert!(state.advance(100 + GAP).is_empty());
     assert_eq!(state.open_count(), 1);
     let closed = state.advance(100 + GAP + 1);
