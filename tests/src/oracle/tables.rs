@@ -338,10 +338,9 @@ impl VisitorTables {
     /// Reads both tables of `database` through Hive SQL, in one session.
     ///
     /// # Errors
-    /// When a table is missing (the error says so, naming the table), a query fails or a row
+    /// When a table is missing or a query fails (Hive's message names the table), or a row
     /// does not have the expected shape.
     pub fn read(stack: &Stack, database: &str) -> Result<VisitorTables> {
-        Self::ensure_exist(stack, database)?;
         let visitors = format!(
             "SELECT page_url, window_start, window_end, unique_visitors, events, dt \
              FROM {database}.visitor_analytics"
@@ -363,41 +362,6 @@ impl VisitorTables {
         };
         tables.sort();
         Ok(tables)
-    }
-
-    /// Checks that `database` has both tables, e.g. right after `wa-hive init`, before a
-    /// test spends minutes on a run whose tables cannot be read.
-    ///
-    /// # Errors
-    /// When one is missing (naming it and the tables there are), or Hive SQL fails.
-    pub fn ensure_exist(stack: &Stack, database: &str) -> Result<()> {
-        let listed = stack
-            .query(&format!("SHOW TABLES IN {database}"))
-            .with_context(|| format!("listing the tables of {database}"))?;
-        // Spark answers (namespace, tableName, isTemporary), Hive (tab_name).
-        let column = listed
-            .columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case("tableName"))
-            .unwrap_or(0);
-        let names: Vec<String> = listed
-            .rows
-            .iter()
-            .filter_map(|row| row.get(column)?.as_str().map(str::to_owned))
-            .collect();
-        let missing: Vec<&str> = ["visitor_analytics", "sessions"]
-            .into_iter()
-            .filter(|t| !names.iter().any(|n| n == t))
-            .collect();
-        if !missing.is_empty() {
-            bail!(
-                "database {database} has no table {} (it has: {}); `wa-hive init` creates them \
-                 from hive/ddl/",
-                missing.join(", "),
-                names.join(", ")
-            );
-        }
-        Ok(())
     }
 
     /// Sorts both tables, so equal multisets are equal vectors.
