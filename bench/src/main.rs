@@ -55,6 +55,9 @@ enum Command {
         /// Events per session.
         #[arg(long, default_value_t = 8)]
         events_per_session: u64,
+        /// Windows and rounds of sessions, one after the other.
+        #[arg(long, default_value_t = 3)]
+        rounds: u64,
     },
 }
 
@@ -91,41 +94,24 @@ fn main() -> Result<()> {
             pages,
             sessions,
             events_per_session,
+            rounds,
         } => {
-            let r = state_memory::run(StateMemoryConfig {
+            let stages = state_memory::run(StateMemoryConfig {
                 users,
                 pages,
                 sessions,
                 events_per_session,
+                rounds,
             });
-            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-            println!("state-memory: {users} distinct users in one window over {pages} pages; {sessions} open sessions × {events_per_session} events");
-            println!(
-                "  baseline RSS                      {:8.1} MiB",
-                mib(r.baseline)
-            );
-            println!(
-                "  visitors: window open             {:8.1} MiB  (loaded in {:.1} s)",
-                mib(r.visitors_open),
-                r.seconds[0]
-            );
-            println!(
-                "  visitors: window closed           {:8.1} MiB  ({} figures out, {:.1} s)",
-                mib(r.visitors_closed),
-                r.visitor_figures,
-                r.seconds[1]
-            );
-            println!(
-                "  sessions: open                    {:8.1} MiB  (loaded in {:.1} s)",
-                mib(r.sessions_open),
-                r.seconds[2]
-            );
-            println!(
-                "  sessions: closed and checkpointed {:8.1} MiB  ({} closed, {:.1} s)",
-                mib(r.sessions_closed),
-                r.sessions_closed_count,
-                r.seconds[3]
-            );
+            println!("state-memory: {rounds} windows of {users} distinct users over {pages} pages; {rounds} rounds of {sessions} sessions × {events_per_session} events");
+            for s in stages {
+                println!(
+                    "  {:<60} RSS {:8.1} MiB  ({:.1} s)",
+                    s.label,
+                    s.rss as f64 / (1024.0 * 1024.0),
+                    s.seconds
+                );
+            }
         }
     }
     Ok(())

@@ -6,6 +6,8 @@
 //! Resident set sizes come from `/proc/self/status` (`VmRSS`), in the allocator the dataflow
 //! binary uses (mimalloc, set in `main.rs`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use dataflow::sessions::{SessionRules, SessionState};
@@ -13,40 +15,33 @@ use dataflow::visit::Visit;
 use dataflow::visitors::{visitor_counts, visitor_updates, VisitorSettings};
 use dataflow::window::WindowSpec;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
-use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::operators::{Input, Inspect, Probe};
 
 /// Sizes of one run.
 #[derive(Debug, Clone, Copy)]
 pub struct StateMemoryConfig {
-    /// Distinct users in the one window.
+    /// Distinct users in each window.
     pub users: u64,
     /// Pages they visit (user `i` views page `i mod pages`).
     pub pages: u64,
-    /// Open sessions.
+    /// Open sessions in each round.
     pub sessions: u64,
     /// Events per session.
     pub events_per_session: u64,
+    /// Windows (and rounds of sessions) one after the other: when the state is released, the
+    /// later ones reuse its memory and the peak does not grow.
+    pub rounds: u64,
 }
 
-/// Resident set sizes (bytes) at each stage, and how long each stage took (s).
-#[derive(Debug, Clone, Default)]
-pub struct StateMemoryReport {
-    /// Before any state.
-    pub baseline: u64,
-    /// With one window of `users` distinct users open (updates arranged, window not closed).
-    pub visitors_open: u64,
-    /// After the window closed and its figures came out.
-    pub visitors_closed: u64,
-    /// With `sessions` sessions open.
-    pub sessions_open: u64,
-    /// After they closed and a checkpoint passed their close bucket.
-    pub sessions_closed: u64,
-    /// Rows the closed window produced (pages + the site row, each with two figures).
-    pub visitor_figures: usize,
-    /// Sessions closed.
-    pub sessions_closed_count: usize,
-    /// Seconds spent loading visitors, closing them, loading sessions, closing them.
-    pub seconds: [f64; 4],
+/// One measurement: what was held, the resident set size then (bytes), seconds the step took.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// What the state was, e.g. `window 2 open`.
+    pub label: String,
+    /// `VmRSS`, bytes.
+    pub rss: u64,
+    /// Seconds the step took.
+    pub seconds: f64,
 }
 
 /// Resident set size of this process, bytes (`VmRSS`); 0 where the kernel does not say.
@@ -81,95 +76,132 @@ fn visit(user: u64, session: u64, page: u64, t: i64, offset: i64) -> Visit {
     }
 }
 
-/// Runs the measurement.
-pub fn run(config: StateMemoryConfig) -> StateMemoryReport {
-    let mut report = StateMemoryReport {
-        baseline: rss_bytes(),
-        ..StateMemoryReport::default()
-    };
-    let minute = 60_000;
-    let figures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+const MINUTE: i64 = 60_000;
+
+/// Windows of `config.users` distinct users each, one after the other, through the
+/// dataflow's visitor operators; the RSS with each window open and after it closed.
+fn visitors(config: StateMemoryConfig, stages: &mut Vec<Stage>) {
+    let figures = Arc::new(AtomicUsize::new(0));
     let seen = figures.clone();
-    let mut report = timely::execute_directly(move |worker| {
+    let measured = timely::execute_directly(move |worker| {
+        let mut stages = Vec::new();
         let probe = ProbeHandle::new();
         let mut input = worker.dataflow::<u64, _, _>(|scope| {
             let (input, visits) = scope.new_input::<Vec<Visit>>();
             let settings = VisitorSettings {
-                window: WindowSpec::tumbling(minute).expect("a minute is a window"),
+                window: WindowSpec::tumbling(MINUTE).expect("a minute is a window"),
                 skip_windows_until: i64::MIN,
                 stop_at_ms: None,
             };
-            let seen = seen.clone();
-            use timely::dataflow::operators::Inspect;
             visitor_counts(visitor_updates(visits, settings))
                 .inspect(move |_| {
-                    seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    seen.fetch_add(1, Ordering::Relaxed);
                 })
                 .probe_with(&probe);
             input
         });
-        // One window, every user in it; batches of 10 000 like source activations.
-        let started = Instant::now();
-        for user in 0..config.users {
-            input.send(visit(
-                user,
-                user,
-                user % config.pages,
-                1_000 + (user % 50_000) as i64,
-                user as i64,
-            ));
-            if user % 10_000 == 9_999 {
+        let mut offset = 0;
+        for round in 0..config.rounds {
+            let start = round as i64 * MINUTE;
+            // Every user once in the window, in batches of 10 000 like source activations.
+            let started = Instant::now();
+            for user in 0..config.users {
+                let t = start + 1_000 + (user % 50_000) as i64;
+                input.send(visit(user, user, user % config.pages, t, offset));
+                offset += 1;
+                if user % 10_000 == 9_999 {
+                    worker.step();
+                }
+            }
+            let open = (start + MINUTE - 1) as u64;
+            input.advance_to(open);
+            while probe.less_than(&open) {
                 worker.step();
             }
+            stages.push(Stage {
+                label: format!("window {} open ({} users)", round + 1, config.users),
+                rss: rss_bytes(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
+            let started = Instant::now();
+            let closed = (start + MINUTE + 1) as u64;
+            input.advance_to(closed);
+            while probe.less_than(&closed) {
+                worker.step();
+            }
+            stages.push(Stage {
+                label: format!("window {} closed", round + 1),
+                rss: rss_bytes(),
+                seconds: started.elapsed().as_secs_f64(),
+            });
         }
-        input.advance_to(minute as u64 - 1);
-        while probe.less_than(&(minute as u64 - 1)) {
-            worker.step();
-        }
-        for _ in 0..100 {
-            worker.step();
-        }
-        report.visitors_open = rss_bytes();
-        report.seconds[0] = started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        input.advance_to(10 * minute as u64);
-        while probe.less_than(&(10 * minute as u64)) {
-            worker.step();
-        }
-        for _ in 0..1_000 {
-            worker.step();
-        }
-        report.seconds[1] = started.elapsed().as_secs_f64();
-        report.visitors_closed = rss_bytes();
-        report
+        stages
     });
-    report.visitor_figures = figures.load(std::sync::atomic::Ordering::Relaxed);
-    {
-        let rules = SessionRules {
-            gap_ms: 30 * minute,
-            max_duration_ms: 24 * 60 * minute,
-        };
+    stages.extend(measured);
+    stages.push(Stage {
+        label: format!(
+            "visitor figures out: {} (pages + site, two each per window)",
+            figures.load(Ordering::Relaxed)
+        ),
+        rss: rss_bytes(),
+        seconds: 0.0,
+    });
+}
+
+/// Rounds of `config.sessions` sessions through [`SessionState`]: RSS with them open, and
+/// after they closed and a checkpoint passed their close bucket.
+fn sessions(config: StateMemoryConfig, stages: &mut Vec<Stage>) {
+    let rules = SessionRules {
+        gap_ms: 30 * MINUTE,
+        max_duration_ms: 24 * 60 * MINUTE,
+    };
+    let mut state = SessionState::new(rules);
+    let mut offset = 0;
+    let round_ms = 10 * 24 * 60 * MINUTE;
+    for round in 0..config.rounds {
+        let base = round as i64 * round_ms;
         let started = Instant::now();
-        let mut state = SessionState::new(rules);
-        let mut offset = 0;
-        for round in 0..config.events_per_session {
+        for step in 0..config.events_per_session {
             for s in 0..config.sessions {
-                let t = 1_000 + round as i64 * 5_000 + (s % 1_000) as i64;
-                state.push(visit(s, s, (s + round) % config.pages, t, offset));
+                let t = base + 1_000 + step as i64 * 5_000 + (s % 1_000) as i64;
+                let id = round * config.sessions + s;
+                state.push(visit(id, id, (s + step) % config.pages, t, offset));
                 offset += 1;
             }
-            state.advance(1_000 + round as i64 * 5_000);
+            state.advance(base + 1_000 + step as i64 * 5_000);
         }
-        state.advance(1_000 + config.events_per_session as i64 * 5_000);
-        report.sessions_open = rss_bytes();
-        report.seconds[2] = started.elapsed().as_secs_f64();
+        state.advance(base + 1_000 + config.events_per_session as i64 * 5_000);
+        stages.push(Stage {
+            label: format!("sessions round {}: {} open", round + 1, state.open_count()),
+            rss: rss_bytes(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
         let started = Instant::now();
-        let closed = state.advance(i64::MAX - 1);
-        report.sessions_closed_count = closed.len();
+        let end = base + round_ms / 2;
+        let closed = state.advance(end);
+        let n = closed.len();
         drop(closed);
-        state.forget_checkpointed(i64::MAX);
-        report.seconds[3] = started.elapsed().as_secs_f64();
-        report.sessions_closed = rss_bytes();
+        state.forget_checkpointed(end + MINUTE);
+        stages.push(Stage {
+            label: format!(
+                "sessions round {}: {n} closed, checkpointed; {} open",
+                round + 1,
+                state.open_count()
+            ),
+            rss: rss_bytes(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
-    report
+}
+
+/// Runs the measurement: the baseline, then the visitor rounds, then the session rounds.
+pub fn run(config: StateMemoryConfig) -> Vec<Stage> {
+    let mut stages = vec![Stage {
+        label: "baseline".into(),
+        rss: rss_bytes(),
+        seconds: 0.0,
+    }];
+    visitors(config, &mut stages);
+    sessions(config, &mut stages);
+    stages
 }

@@ -16,6 +16,10 @@
 //! | `checkpoints_total` | counter | – | checkpoints written |
 //! | `checkpoint_frontier_ms` | gauge | – | frontier of the last checkpoint, UTC epoch ms |
 //! | `commit_retries_total` | counter | `what` | failed commits that are being retried |
+//! | `result_files_total`, `result_rows_total` | counter | `table` | files and rows committed to `page_analytics`, `visitor_analytics`, `sessions` |
+//! | `visitor_state_keys` | gauge | `worker` | (page or site, window, user) keys this worker sent into windows still open (an upper bound of the visitor state) |
+//! | `sessions_open` | gauge | `worker` | open sessions on this worker |
+//! | `sessions_closed_total` | counter | – | sessions closed (their rows go to `sessions`) |
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
