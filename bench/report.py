@@ -83,6 +83,7 @@ def throughput(rows):
             "mb": statistics.median([r["mb_per_sec"] for r in rs]) if "mb_per_sec" in rs[0] else None,
             "rss": max((r.get("rss") or {}).get("max_mb") or 0 for r in rs) or None,
             "rss_sum": max((r.get("rss") or {}).get("sum_mb") or 0 for r in rs) or None,
+            "cpu": statistics.median([r["cpu_us_per_event"] for r in rs]) if all("cpu_us_per_event" in r for r in rs) else None,
             "check": ", ".join(sorted({r["check"] for r in rs if "check" in r})) or "–",
             "wall": statistics.median([r["wall_events_per_sec"] for r in rs]) if "wall_events_per_sec" in rs[0] else None,
             "startup": statistics.median([r["startup_seconds"] for r in rs]) if "startup_seconds" in rs[0] else None,
@@ -101,19 +102,25 @@ def tables(meta, rows):
     L.append(f"### Throughput: draining {fmt_int(s['events'])} prefilled events "
              f"({s['partitions']} partitions), median of {s['rounds']} round(s)")
     L.append("")
-    L.append("| system | events/s | range | of the limit | ÷ Spark | peak RSS (MB, largest process / all) | rows in Hive |")
-    L.append("|---|---:|---:|---:|---:|---:|---|")
+    L.append("| system | events/s | range | of the limit | ÷ Spark | CPU µs/event | peak RSS (MB, largest process / all) | rows in Hive |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---|")
     for system, name in NAMES.items():
         r = t.get(system)
         if not r:
-            L.append(f"| {name} | not measured | | | | | |")
+            L.append(f"| {name} | not measured | | | | | | |")
             continue
         rng = f"{fmt_int(r['lo'])}–{fmt_int(r['hi'])}" if r["n"] > 1 else "–"
         of_limit = "100 %" if system == "limit" else (percent(r["median"] / limit) if limit else "–")
         vs_spark = fmt_ratio(r["median"], spark) if system.startswith("ours") else "–"
         rss = "–" if not r["rss"] else f"{r['rss']} / {r['rss_sum']}"
         extra = f"; {r['mb']} MB/s" if r.get("mb") else ""
-        L.append(f"| {name}{extra} | {fmt_int(r['median'])} | {rng} | {of_limit} | {vs_spark} | {rss} | {r['check']} |")
+        cpu = "–" if r["cpu"] is None else f"{r['cpu']:.2f}"
+        L.append(f"| {name}{extra} | {fmt_int(r['median'])} | {rng} | {of_limit} | {vs_spark} | {cpu} | {rss} | {r['check']} |")
+    L.append("")
+    L.append("CPU µs/event: user + system CPU time of the run's processes (the kernel's count for the "
+             "process and every child it waited for: our launcher and its worker processes; Spark's JVM "
+             "and Python workers; the counter) divided by the events it read, start-up included — a "
+             "figure that stays meaningful when other work shares the cores.")
     if "spark" in t:
         r = t["spark"]
         L.append("")
@@ -126,7 +133,8 @@ def tables(meta, rows):
     lat = [r for r in rows if r["kind"] == "latency"]
     if lat:
         L.append(f"### Latency: window end → rows visible in Hive SQL, steady {fmt_int(lat[0]['rate'])} "
-                 f"events/s for {lat[0]['seconds']} s")
+                 f"events/s for {lat[0]['seconds']} s, "
+                 f"{lat[0].get('window_s', 60)}-second tumbling windows")
     else:
         L.append("### Latency: window end → rows visible in Hive SQL")
     L.append("")
@@ -135,9 +143,13 @@ def tables(meta, rows):
         L.append("|---|---:|---:|---:|---:|---:|---:|")
         for r in lat:
             f = lambda v: "–" if v is None else f"{v:.1f} s"
+            p99 = f(r["p99_s"]) if r["windows"] >= 20 else "– (< 20 windows)"
             L.append(f"| {NAMES.get(r['system'], r['system'])} | {r['windows']} | {f(r['p50_s'])} | "
-                     f"{f(r['p99_s'])} | {f(r['max_s'])} | {f(r.get('first_window_s'))} → "
+                     f"{p99} | {f(r['max_s'])} | {f(r.get('first_window_s'))} → "
                      f"{f(r.get('last_window_s'))} | {fmt_int(r.get('producer_events_per_sec'))} |")
+        L.append("")
+        L.append("A percentile is only shown over at least 20 windows (with fewer, p99 is the maximum "
+                 "of a handful of values, not a percentile).")
         L.append("")
         for r in lat:
             if r["windows"] == 0:
