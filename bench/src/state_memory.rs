@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use dataflow::sessions::{SessionRules, SessionState};
 use dataflow::visit::Visit;
-use dataflow::visitors::{visitor_counts, visitor_updates, VisitorSettings};
+use dataflow::visitors::{visitor_counts, VisitorSettings};
 use dataflow::window::WindowSpec;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::operators::{Input, Inspect, Probe};
@@ -93,7 +93,7 @@ fn visitors(config: StateMemoryConfig, stages: &mut Vec<Stage>) {
                 skip_windows_until: i64::MIN,
                 stop_at_ms: None,
             };
-            visitor_counts(visitor_updates(visits, settings))
+            visitor_counts(visits, settings)
                 .inspect(move |_| {
                     seen.fetch_add(1, Ordering::Relaxed);
                 })

@@ -18,8 +18,8 @@
 //! - [`dedup`]: deduplication by `event_id` within a horizon of event time.
 //! - [`rows`]: event rows and the ORC files they become; file names.
 //! - [`visit`]: the stream of on-time events the visitor and session operators read.
-//! - [`visitors`]: distinct users and events per page (and site) and window, by
-//!   differential's `distinct_total` and `count_total`, combined before the exchange.
+//! - [`visitors`]: distinct users and events per page (and site) and window: per-worker user
+//!   sets (visits exchanged by user), then the workers' partial counts added up.
 //! - [`sessions`], [`session_store`]: sessions closed by inactivity or length, one row each;
 //!   their state snapshotted with the checkpoints.
 //! - [`sink`], [`results`]: final rows → ORC files, one writer per window or close bucket.

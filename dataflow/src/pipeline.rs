@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  KafkaSource ──counts──▶ count_total ─────────────────────▶ Sink(page_analytics) ────┐
-//!      │ ──visits──▶ VisitorCombine ▶ distinct_total, count_total ▶ Sink(visitor_analytics) ┤ committed
+//!      │ ──visits──▶ VisitorDistinct (by user) ▶ VisitorSum ───▶ Sink(visitor_analytics) ┤ committed
 //!      │        └──▶ Sessions (exchanged by session_id) ────────▶ Sink(sessions) ──────────┤ frontier
 //!      │  (rows committed by the source at each cut)                                       ▼
 //!      └──────cut reports─────────────────────────────────────────────────────▶ Checkpoint ──▶ probe
@@ -36,7 +36,7 @@ use crate::sink::{file_sink, SinkSettings};
 use crate::source::{kafka_source, SourceOutput, SourceSettings};
 use crate::status::{format_ms, spawn_status_line, Status};
 use crate::visit::Visit;
-use crate::visitors::{visitor_counts, visitor_updates, VisitorSettings};
+use crate::visitors::{visitor_counts, VisitorSettings};
 use timely::dataflow::Stream;
 
 /// The cluster this process belongs to: `--workers-file`, or one process of `--workers`.
@@ -275,7 +275,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             );
             let pages_done = file_sink(pages, page_files(), sink_settings.clone());
 
-            let figures = visitor_counts(visitor_updates(visits.clone(), visitor_settings));
+            let figures = visitor_counts(visits.clone(), visitor_settings);
             let visitors_done = file_sink(figures, visitor_files(), sink_settings.clone());
 
             let closed = sessions(visits, session_settings, probe.clone());

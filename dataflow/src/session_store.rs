@@ -23,6 +23,21 @@ use hive::{HiveError, WriteRetry};
 
 use crate::sessions::Session;
 
+/// A snapshot's body: one JSON object per session, one per line.
+///
+/// # Errors
+/// [`HiveError::InvalidInput`] when a session cannot be encoded (never for sessions built
+/// from valid events).
+pub fn encode<'a>(sessions: impl Iterator<Item = &'a Session>) -> Result<Vec<u8>, HiveError> {
+    let mut body = Vec::new();
+    for s in sessions {
+        serde_json::to_writer(&mut body, s)
+            .map_err(|e| HiveError::InvalidInput(format!("encoding a session: {e}")))?;
+        body.push(b'\n');
+    }
+    Ok(body)
+}
+
 /// Where session snapshots of one topic live.
 #[derive(Clone, Debug)]
 pub struct SessionStore {
@@ -67,7 +82,7 @@ impl SessionStore {
         Ok(times)
     }
 
-    /// Writes worker `index`'s snapshot at `at_ms`.
+    /// Writes worker `index`'s snapshot at `at_ms`: `body` as [`encode`] makes it.
     ///
     /// # Errors
     /// [`HiveError`] once the write's retries are spent.
@@ -76,14 +91,8 @@ impl SessionStore {
         index: usize,
         workers: usize,
         at_ms: i64,
-        sessions: &[Session],
+        body: Vec<u8>,
     ) -> Result<(), HiveError> {
-        let mut body = Vec::with_capacity(sessions.len() * 256);
-        for s in sessions {
-            serde_json::to_writer(&mut body, s)
-                .map_err(|e| HiveError::InvalidInput(format!("encoding a session: {e}")))?;
-            body.push(b'\n');
-        }
         let dir = self.dir(index, workers);
         let target = format!("{dir}/{at_ms}.jsonl");
         let temp_path = |token: &str| format!("{dir}/.{at_ms}.jsonl.{token}.tmp");

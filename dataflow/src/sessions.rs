@@ -27,7 +27,7 @@
 //! frontier `F` from any snapshot taken at or after `F`.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::{Scope, Stream};
 
-use crate::session_store::SessionStore;
+use crate::session_store::{self, SessionStore};
 use crate::source::to_time;
 use crate::visit::Visit;
 
@@ -243,15 +243,48 @@ impl Session {
     }
 }
 
+/// The hasher of the per-session maps: fast, not keyed against flooding — session ids
+/// come from the validated stream and only pick a bucket here, never a result.
+type FastHash = foldhash::fast::RandomState;
+
+/// A pending event, ordered so that a max-heap pops the earliest `(event_time, partition,
+/// offset)` first.
+#[derive(Debug)]
+struct Pending(Box<Visit>);
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.order_key() == other.0.order_key()
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.order_key().cmp(&self.0.order_key())
+    }
+}
+
 /// The sessions of one worker: pending events, open sessions, and closed sessions kept for
 /// the snapshot until a checkpoint covers their close bucket.
 #[derive(Debug)]
 pub struct SessionState {
     rules: SessionRules,
-    pending: Vec<Visit>,
-    open: HashMap<String, Session>,
-    /// `(close_at, session_id)` of every open session.
-    closing: BTreeSet<(i64, String)>,
+    /// Events waiting for the frontier, earliest `(event_time, partition, offset)` on top.
+    pending: BinaryHeap<Pending>,
+    /// Open sessions by `session_id`, each with the sequence number that keys it in `closing`.
+    open: HashMap<String, (u64, Session), FastHash>,
+    /// `(close_at, sequence number) → session_id` of every open session (the number, unique
+    /// per session in this state, spares comparing and copying ids in this index).
+    closing: BTreeMap<(i64, u64), String>,
+    next_seq: u64,
     /// `(end of close bucket, session)` of closed sessions a checkpoint may still undo.
     closed: Vec<(i64, Session)>,
 }
@@ -264,9 +297,10 @@ impl SessionState {
     pub fn new(rules: SessionRules) -> Self {
         SessionState {
             rules,
-            pending: Vec::new(),
-            open: HashMap::new(),
-            closing: BTreeSet::new(),
+            pending: BinaryHeap::new(),
+            open: HashMap::default(),
+            closing: BTreeMap::new(),
+            next_seq: 0,
             closed: Vec::new(),
         }
     }
@@ -288,8 +322,7 @@ impl SessionState {
             };
             let close_at = s.close_at(rules);
             if close_at > frontier_ms {
-                state.closing.insert((close_at, s.session_id.clone()));
-                state.open.insert(s.session_id.clone(), s);
+                state.insert_open(s);
             } else {
                 let bucket_end = close_bucket(to_time(close_at - 1)).1;
                 if bucket_end > frontier_ms {
@@ -304,34 +337,30 @@ impl SessionState {
 
     /// Holds an event until the frontier passes its time.
     pub fn push(&mut self, visit: Visit) {
-        self.pending.push(visit);
+        self.pending.push(Pending(Box::new(visit)));
     }
 
     /// Applies, in order, every pending event before `upto_ms`, then closes every session
     /// with `close_at ≤ upto_ms`. Returns the closed sessions, by close time.
     pub fn advance(&mut self, upto_ms: i64) -> Vec<Closed> {
-        let mut ready: Vec<Visit> = Vec::new();
-        let mut i = 0;
-        while i < self.pending.len() {
-            if self.pending[i].event_time_ms < upto_ms {
-                ready.push(self.pending.swap_remove(i));
-            } else {
-                i += 1;
+        let mut out = Vec::new();
+        while self
+            .pending
+            .peek()
+            .is_some_and(|p| p.0.event_time_ms < upto_ms)
+        {
+            if let Some(Pending(v)) = self.pending.pop() {
+                self.apply(*v, &mut out);
             }
         }
-        ready.sort_unstable_by_key(Visit::order_key);
-        let mut out = Vec::new();
-        for v in ready {
-            self.apply(v, &mut out);
-        }
-        while let Some((close_at, _)) = self.closing.first() {
-            if *close_at > upto_ms {
+        while let Some((&(close_at, _), _)) = self.closing.first_key_value() {
+            if close_at > upto_ms {
                 break;
             }
-            let Some((close_at, id)) = self.closing.pop_first() else {
+            let Some((_, id)) = self.closing.pop_first() else {
                 break;
             };
-            if let Some(s) = self.open.remove(&id) {
+            if let Some((_, s)) = self.open.remove(&id) {
                 self.close(s, close_at, &mut out);
             }
         }
@@ -341,7 +370,8 @@ impl SessionState {
 
     fn apply(&mut self, v: Visit, out: &mut Vec<Closed>) {
         let rules = self.rules;
-        if let Some(s) = self.open.get_mut(&v.session_id) {
+        if let Some((seq, s)) = self.open.get_mut(&v.session_id) {
+            let seq = *seq;
             let before = s.close_at(rules);
             if s.accepts(v.event_time_ms, rules) {
                 s.events.push(SessionEvent {
@@ -353,20 +383,27 @@ impl SessionState {
                 });
                 let after = s.close_at(rules);
                 if after != before {
-                    self.closing.remove(&(before, v.session_id.clone()));
-                    self.closing.insert((after, v.session_id));
+                    if let Some(id) = self.closing.remove(&(before, seq)) {
+                        self.closing.insert((after, seq), id);
+                    }
                 }
                 return;
             }
-            self.closing.remove(&(before, v.session_id.clone()));
-            if let Some(s) = self.open.remove(&v.session_id) {
+            self.closing.remove(&(before, seq));
+            if let Some((_, s)) = self.open.remove(&v.session_id) {
                 self.close(s, before, out);
             }
         }
-        let s = Session::new(&v);
+        self.insert_open(Session::new(&v));
+    }
+
+    /// Adds an open session and indexes it by its close time.
+    fn insert_open(&mut self, s: Session) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
         self.closing
-            .insert((s.close_at(rules), v.session_id.clone()));
-        self.open.insert(v.session_id, s);
+            .insert((s.close_at(self.rules), seq), s.session_id.clone());
+        self.open.insert(s.session_id.clone(), (seq, s));
     }
 
     fn close(&mut self, s: Session, close_at: i64, out: &mut Vec<Closed>) {
@@ -382,10 +419,11 @@ impl SessionState {
     }
 
     /// What a snapshot holds: the open sessions and the closed ones kept.
-    pub fn snapshot(&self) -> Vec<Session> {
-        let mut all: Vec<Session> = self.open.values().cloned().collect();
-        all.extend(self.closed.iter().map(|(_, s)| s.clone()));
-        all
+    pub fn snapshot(&self) -> impl Iterator<Item = &Session> {
+        self.open
+            .values()
+            .map(|(_, s)| s)
+            .chain(self.closed.iter().map(|(_, s)| s))
     }
 
     /// Open sessions.
@@ -537,13 +575,14 @@ pub fn sessions<'scope>(
                 let due = done || last_snapshot.elapsed() >= s.snapshot_interval;
                 if writing.is_none() && due && upto > saved_ms {
                     last_snapshot = Instant::now();
-                    let sessions = state.snapshot();
+                    // Encoded here, from the state as it is: no copy of the sessions.
+                    let body = session_store::encode(state.snapshot());
                     let store = s.store.clone();
                     let at_ms = upto;
                     writing = Some(Writing {
                         at_ms,
                         task: s.runtime.spawn(async move {
-                            store.write(index, peers, at_ms, &sessions).await
+                            store.write(index, peers, at_ms, body?).await
                         }),
                     });
                 }
