@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dataflow::sessions::{SessionRules, SessionState};
-use dataflow::visit::Visit;
+use dataflow::visit::{Visit, VisitText};
 use dataflow::visitors::{visitor_counts, VisitorSettings};
 use dataflow::window::WindowSpec;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
@@ -57,23 +57,24 @@ pub fn rss_bytes() -> u64 {
 }
 
 fn visit(user: u64, session: u64, page: u64, t: i64, offset: i64) -> Visit {
-    Visit {
-        event_time_ms: t,
-        partition: 0,
+    Visit::new(
+        t,
+        0,
         offset,
-        user_id: format!("user-{user:08}"),
-        session_id: format!("session-{session:08}-0000-4000-8000-000000000000"),
-        page_url: format!("/products/{page}"),
-        event_type: if offset % 3 == 0 {
-            "page_view"
-        } else {
-            "click"
-        }
-        .to_string(),
-        browser: Some("Chrome".into()),
-        os: Some("Windows".into()),
-        country: Some("DE".into()),
-    }
+        VisitText {
+            user_id: &format!("user-{user:08}"),
+            session_id: &format!("session-{session:08}-0000-4000-8000-000000000000"),
+            page_url: &format!("/products/{page}"),
+            event_type: if offset % 3 == 0 {
+                "page_view"
+            } else {
+                "click"
+            },
+            browser: Some("Chrome"),
+            os: Some("Windows"),
+            country: Some("DE"),
+        },
+    )
 }
 
 const MINUTE: i64 = 60_000;

@@ -26,8 +26,9 @@
 //! after the checkpoint. [`SessionState::restore`] rebuilds the state at the checkpoint's
 //! frontier `F` from any snapshot taken at or after `F`.
 
+use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,7 +98,10 @@ impl EventKind {
 }
 
 /// One event of a session, as the state keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A snapshot writes it as the JSON array `[t, p, o, page, kind]` (field names repeated for
+/// every event cost a third of the encoding); it reads that and the object form both.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SessionEvent {
     /// Event time, UTC epoch ms.
     pub t: i64,
@@ -112,7 +116,10 @@ pub struct SessionEvent {
 }
 
 /// A session: its id, the attributes of its first event, its events in order (never empty).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A snapshot writes it as the JSON array `[session_id, user_id, browser, os, country,
+/// events]`; it reads that and the object form both.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Session {
     /// `session_id`.
     pub session_id: String,
@@ -126,6 +133,39 @@ pub struct Session {
     pub country: Option<String>,
     /// The events, in `(t, p, o)` order.
     pub events: Vec<SessionEvent>,
+}
+
+impl SessionEvent {
+    /// The event of `v`.
+    pub fn of(v: &Visit) -> SessionEvent {
+        SessionEvent {
+            t: v.event_time_ms,
+            p: v.partition,
+            o: v.offset,
+            page: v.page_url().to_owned(),
+            kind: EventKind::of(v.event_type()),
+        }
+    }
+}
+
+impl Serialize for SessionEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (self.t, self.p, self.o, &self.page, self.kind).serialize(serializer)
+    }
+}
+
+impl Serialize for Session {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (
+            &self.session_id,
+            &self.user_id,
+            &self.browser,
+            &self.os,
+            &self.country,
+            &self.events,
+        )
+            .serialize(serializer)
+    }
 }
 
 /// One `sessions` row.
@@ -159,19 +199,14 @@ pub struct SessionRow {
 
 impl Session {
     fn new(v: &Visit) -> Session {
+        let t = v.text();
         Session {
-            session_id: v.session_id.clone(),
-            user_id: v.user_id.clone(),
-            browser: v.browser.clone(),
-            os: v.os.clone(),
-            country: v.country.clone(),
-            events: vec![SessionEvent {
-                t: v.event_time_ms,
-                p: v.partition,
-                o: v.offset,
-                page: v.page_url.clone(),
-                kind: EventKind::of(&v.event_type),
-            }],
+            session_id: t.session_id.to_owned(),
+            user_id: t.user_id.to_owned(),
+            browser: t.browser.map(str::to_owned),
+            os: t.os.map(str::to_owned),
+            country: t.country.map(str::to_owned),
+            events: vec![SessionEvent::of(v)],
         }
     }
 
@@ -248,13 +283,17 @@ impl Session {
 type FastHash = foldhash::fast::RandomState;
 
 /// A pending event, ordered so that a max-heap pops the earliest `(event_time, partition,
-/// offset)` first.
+/// offset)` first. The key is kept beside the visit so that the heap compares without
+/// reading the visit.
 #[derive(Debug)]
-struct Pending(Box<Visit>);
+struct Pending {
+    key: (i64, i32, i64),
+    visit: Visit,
+}
 
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
-        self.0.order_key() == other.0.order_key()
+        self.key == other.key
     }
 }
 
@@ -268,7 +307,7 @@ impl PartialOrd for Pending {
 
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.0.order_key().cmp(&self.0.order_key())
+        other.key.cmp(&self.key)
     }
 }
 
@@ -279,11 +318,15 @@ pub struct SessionState {
     rules: SessionRules,
     /// Events waiting for the frontier, earliest `(event_time, partition, offset)` on top.
     pending: BinaryHeap<Pending>,
-    /// Open sessions by `session_id`, each with the sequence number that keys it in `closing`.
+    /// Open sessions by `session_id`, each with its sequence number (unique per session in
+    /// this state).
     open: HashMap<String, (u64, Session), FastHash>,
-    /// `(close_at, sequence number) → session_id` of every open session (the number, unique
-    /// per session in this state, spares comparing and copying ids in this index).
-    closing: BTreeMap<(i64, u64), String>,
+    /// When open sessions are due to be looked at: one `(time, sequence number, session_id)`
+    /// per open session, earliest on top, with `time ≤ close_at`. An event that joins a
+    /// session only delays its `close_at`, so the entry is not touched then: when it comes
+    /// up, a session that closes later is put back at its `close_at`, and an entry whose
+    /// session was closed already (its number no longer in `open`) is dropped.
+    closing: BinaryHeap<Reverse<(i64, u64, String)>>,
     next_seq: u64,
     /// `(end of close bucket, session)` of closed sessions a checkpoint may still undo.
     closed: Vec<(i64, Session)>,
@@ -299,7 +342,7 @@ impl SessionState {
             rules,
             pending: BinaryHeap::new(),
             open: HashMap::default(),
-            closing: BTreeMap::new(),
+            closing: BinaryHeap::new(),
             next_seq: 0,
             closed: Vec::new(),
         }
@@ -337,30 +380,36 @@ impl SessionState {
 
     /// Holds an event until the frontier passes its time.
     pub fn push(&mut self, visit: Visit) {
-        self.pending.push(Pending(Box::new(visit)));
+        self.pending.push(Pending {
+            key: visit.order_key(),
+            visit,
+        });
     }
 
     /// Applies, in order, every pending event before `upto_ms`, then closes every session
     /// with `close_at ≤ upto_ms`. Returns the closed sessions, by close time.
     pub fn advance(&mut self, upto_ms: i64) -> Vec<Closed> {
         let mut out = Vec::new();
-        while self
-            .pending
-            .peek()
-            .is_some_and(|p| p.0.event_time_ms < upto_ms)
-        {
-            if let Some(Pending(v)) = self.pending.pop() {
-                self.apply(*v, &mut out);
+        while self.pending.peek().is_some_and(|p| p.key.0 < upto_ms) {
+            if let Some(p) = self.pending.pop() {
+                self.apply(p.visit, &mut out);
             }
         }
-        while let Some((&(close_at, _), _)) = self.closing.first_key_value() {
-            if close_at > upto_ms {
-                break;
-            }
-            let Some((_, id)) = self.closing.pop_first() else {
+        while self
+            .closing
+            .peek()
+            .is_some_and(|Reverse((due, _, _))| *due <= upto_ms)
+        {
+            let Some(Reverse((_, seq, id))) = self.closing.pop() else {
                 break;
             };
-            if let Some((_, s)) = self.open.remove(&id) {
+            let close_at = match self.open.get(&id) {
+                Some((s_seq, s)) if *s_seq == seq => s.close_at(self.rules),
+                _ => continue, // closed when an event came after its gap
+            };
+            if close_at > upto_ms {
+                self.closing.push(Reverse((close_at, seq, id)));
+            } else if let Some((_, s)) = self.open.remove(&id) {
                 self.close(s, close_at, &mut out);
             }
         }
@@ -370,27 +419,14 @@ impl SessionState {
 
     fn apply(&mut self, v: Visit, out: &mut Vec<Closed>) {
         let rules = self.rules;
-        if let Some((seq, s)) = self.open.get_mut(&v.session_id) {
-            let seq = *seq;
-            let before = s.close_at(rules);
+        if let Some((_, s)) = self.open.get_mut(v.session_id()) {
             if s.accepts(v.event_time_ms, rules) {
-                s.events.push(SessionEvent {
-                    t: v.event_time_ms,
-                    p: v.partition,
-                    o: v.offset,
-                    page: v.page_url,
-                    kind: EventKind::of(&v.event_type),
-                });
-                let after = s.close_at(rules);
-                if after != before {
-                    if let Some(id) = self.closing.remove(&(before, seq)) {
-                        self.closing.insert((after, seq), id);
-                    }
-                }
+                // Its entry in `closing` stays: `close_at` only moved later.
+                s.events.push(SessionEvent::of(&v));
                 return;
             }
-            self.closing.remove(&(before, seq));
-            if let Some((_, s)) = self.open.remove(&v.session_id) {
+            let before = s.close_at(rules);
+            if let Some((_, s)) = self.open.remove(v.session_id()) {
                 self.close(s, before, out);
             }
         }
@@ -402,7 +438,7 @@ impl SessionState {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.closing
-            .insert((s.close_at(self.rules), seq), s.session_id.clone());
+            .push(Reverse((s.close_at(self.rules), seq, s.session_id.clone())));
         self.open.insert(s.session_id.clone(), (seq, s));
     }
 
@@ -474,7 +510,7 @@ pub fn sessions<'scope>(
 ) -> Stream<'scope, u64, Vec<(SessionRow, u64)>> {
     let scope: Scope<'scope, u64> = visits.scope();
     let (index, peers) = (scope.index(), scope.peers());
-    let pact = Exchange::new(|v: &Visit| session_hash(&v.session_id));
+    let pact = Exchange::new(|v: &Visit| session_hash(v.session_id()));
     visits.unary_frontier::<CapacityContainerBuilder<Vec<(SessionRow, u64)>>, _, _, _>(
         pact,
         "Sessions",

@@ -172,7 +172,7 @@ fn visitor_distinct<'scope>(
     s: VisitorSettings,
 ) -> Stream<'scope, u64, Vec<VisitorPartial>> {
     let worker = visits.scope().index().to_string();
-    let pact = Exchange::new(|v: &Visit| hash_of(v.user_id.as_str()));
+    let pact = Exchange::new(|v: &Visit| hash_of(v.user_id()));
     visits.unary_frontier::<CapacityContainerBuilder<Vec<VisitorPartial>>, _, _, _>(
         pact,
         "VisitorDistinct",
@@ -193,7 +193,7 @@ fn visitor_distinct<'scope>(
                                         OpenWindow::new(w.start_ms),
                                     )
                                 });
-                                window.add(&v.page_url, &v.user_id);
+                                window.add(v.page_url(), v.user_id());
                             }
                         }
                     }

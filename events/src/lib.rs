@@ -259,6 +259,17 @@ fn optional_string(
 }
 
 fn string_value(field: &'static str, value: &RawValue) -> Result<String, Rejection> {
+    // A string without escapes is its text between the quotes: `RawValue` has checked its
+    // syntax already (closing quote, no control characters), so no second parse is needed.
+    if let Some(inner) = value
+        .get()
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+    {
+        if !inner.contains('\\') {
+            return Ok(inner.to_owned());
+        }
+    }
     match serde_json::from_str::<Cow<'_, str>>(value.get()) {
         Ok(s) => Ok(s.into_owned()),
         Err(e) if e.is_data() => Err(Rejection::for_field(

@@ -151,6 +151,11 @@ fn malformed_inputs_are_rejected_with_their_reason() {
             with("user_id", Some(r#""\ud800""#)).into_bytes(),
             NotJson,
         ),
+        (
+            "raw control character in a string",
+            with("page_url", Some("\"/a\u{1}b\"")).into_bytes(),
+            NotJson,
+        ),
         ("deep unclosed", deep_unclosed.into_bytes(), NotJson),
         // Invalid UTF-8.
         ("invalid utf-8", invalid_utf8, InvalidUtf8),
@@ -549,4 +554,12 @@ fn clock_skew_is_an_optional_integer_written_only_when_known() {
     }
     let twice = VALID.replace('}', r#","clock_skew_ms":1,"clock_skew_ms":2}"#);
     assert_eq!(reason(twice.as_bytes()), RejectReason::DuplicateField);
+}
+
+#[test]
+fn strings_with_and_without_escapes_decode_to_their_text() {
+    let event = parse(with("page_url", Some(r#""/a\u00e9\"b\\c""#)).as_bytes()).expect("valid");
+    assert_eq!(event.page_url, "/aé\"b\\c");
+    let event = parse(with("page_url", Some(r#""/plain é""#)).as_bytes()).expect("valid");
+    assert_eq!(event.page_url, "/plain é");
 }

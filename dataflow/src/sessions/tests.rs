@@ -1,4 +1,5 @@
 use super::*;
+use crate::visit::VisitText;
 
 const GAP: i64 = 1_000;
 const MAX: i64 = 10_000;
@@ -11,18 +12,20 @@ fn rules() -> SessionRules {
 }
 
 fn visit(session: &str, t: i64, p: i32, o: i64, page: &str, kind: &str) -> Visit {
-    Visit {
-        event_time_ms: t,
-        partition: p,
-        offset: o,
-        user_id: format!("u-{session}"),
-        session_id: session.into(),
-        page_url: page.into(),
-        event_type: kind.into(),
-        browser: Some(format!("b{o}")),
-        os: None,
-        country: Some("DE".into()),
-    }
+    Visit::new(
+        t,
+        p,
+        o,
+        VisitText {
+            user_id: &format!("u-{session}"),
+            session_id: session,
+            page_url: page,
+            event_type: kind,
+            browser: Some(&format!("b{o}")),
+            os: None,
+            country: Some("DE"),
+        },
+    )
 }
 
 fn run(visits: Vec<Visit>, upto: i64) -> Vec<Closed> {
@@ -186,4 +189,47 @@ fn close_buckets_are_utc_minutes_of_close_time() {
     assert_eq!(close_bucket(0), (0, 60_000));
     assert_eq!(close_bucket(59_999), (0, 60_000));
     assert_eq!(close_bucket(60_000), (60_000, 120_000));
+}
+
+#[test]
+fn a_session_extended_or_cut_closes_at_its_own_close_time_only() {
+    let mut state = SessionState::new(rules());
+    // Extended twice: due first at 1 001, really closes at 1 800 + GAP + 1.
+    for (t, o) in [(0, 0), (900, 1), (1_800, 2)] {
+        state.push(visit("s", t, 0, o, "/", "click"));
+    }
+    // Cut: `c` closes at 1 001 when its next event (2 000) is applied; the new `c` then
+    // closes at 3 001, and the first `c`'s entry at 1 001 must not close it.
+    state.push(visit("c", 0, 1, 0, "/", "click"));
+    state.push(visit("c", 2_000, 1, 1, "/", "click"));
+    let closed = state.advance(2_001);
+    assert_eq!(closed.len(), 1);
+    assert_eq!((closed[0].0.session_id.as_str(), closed[0].1), ("c", 1_001));
+    assert_eq!(state.open_count(), 2);
+    let closed = state.advance(3_001);
+    let got: Vec<(&str, i64, i64)> = closed
+        .iter()
+        .map(|(r, at)| (r.session_id.as_str(), r.start_ms, *at))
+        .collect();
+    assert_eq!(got, [("s", 0, 2_801), ("c", 2_000, 3_001)]);
+    assert_eq!(state.open_count(), 0);
+}
+
+#[test]
+fn snapshots_are_compact_arrays_and_the_object_form_still_reads() {
+    let mut state = SessionState::new(rules());
+    state.push(visit("s", 0, 0, 7, "/a\"b", "page_view"));
+    state.push(visit("s", 10, 1, 3, "/c", "form_submit"));
+    state.advance(11);
+    let body = crate::session_store::encode(state.snapshot()).expect("encodes");
+    let line = std::str::from_utf8(&body).expect("utf-8").trim_end();
+    assert_eq!(
+        line,
+        r#"["s","u-s","b7",null,"DE",[[0,0,7,"/a\"b","PageView"],[10,1,3,"/c","FormSubmit"]]]"#
+    );
+    let back: Session = serde_json::from_str(line).expect("reads the array form");
+    assert_eq!(Some(&back), state.snapshot().next());
+    let object = r#"{"session_id":"s","user_id":"u-s","browser":"b7","os":null,"country":"DE","events":[{"t":0,"p":0,"o":7,"page":"/a\"b","kind":"PageView"},[10,1,3,"/c","FormSubmit"]]}"#;
+    let old: Session = serde_json::from_str(object).expect("reads the object form");
+    assert_eq!(old, back);
 }
