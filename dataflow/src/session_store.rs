@@ -23,13 +23,18 @@ use hive::{HiveError, WriteRetry};
 
 use crate::sessions::Session;
 
-/// A snapshot's body: one JSON object per session, one per line.
+/// A snapshot's body: one JSON value per session (see [`Session`]), one per line.
+/// `expected_bytes` sizes the buffer up front (the last body's length: growing a buffer of
+/// tens of MB by doubling costs more in fresh pages than the encoding).
 ///
 /// # Errors
 /// [`HiveError::InvalidInput`] when a session cannot be encoded (never for sessions built
 /// from valid events).
-pub fn encode<'a>(sessions: impl Iterator<Item = &'a Session>) -> Result<Vec<u8>, HiveError> {
-    let mut body = Vec::new();
+pub fn encode<'a>(
+    sessions: impl Iterator<Item = &'a Session>,
+    expected_bytes: usize,
+) -> Result<Vec<u8>, HiveError> {
+    let mut body = Vec::with_capacity(expected_bytes.saturating_add(expected_bytes / 8));
     for s in sessions {
         serde_json::to_writer(&mut body, s)
             .map_err(|e| HiveError::InvalidInput(format!("encoding a session: {e}")))?;

@@ -28,7 +28,7 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -282,42 +282,16 @@ impl Session {
 /// come from the validated stream and only pick a bucket here, never a result.
 type FastHash = foldhash::fast::RandomState;
 
-/// A pending event, ordered so that a max-heap pops the earliest `(event_time, partition,
-/// offset)` first. The key is kept beside the visit so that the heap compares without
-/// reading the visit.
-#[derive(Debug)]
-struct Pending {
-    key: (i64, i32, i64),
-    visit: Visit,
-}
-
-impl PartialEq for Pending {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for Pending {}
-
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Pending {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.key.cmp(&self.key)
-    }
-}
-
 /// The sessions of one worker: pending events, open sessions, and closed sessions kept for
 /// the snapshot until a checkpoint covers their close bucket.
 #[derive(Debug)]
 pub struct SessionState {
     rules: SessionRules,
-    /// Events waiting for the frontier, earliest `(event_time, partition, offset)` on top.
-    pending: BinaryHeap<Pending>,
+    /// Events waiting for the frontier, by event time (a map of small vectors: many events
+    /// share a millisecond, and a whole millisecond becomes ready at once).
+    pending: BTreeMap<i64, Vec<Visit>>,
+    /// Events in `pending`.
+    pending_events: usize,
     /// Open sessions by `session_id`, each with its sequence number (unique per session in
     /// this state).
     open: HashMap<String, (u64, Session), FastHash>,
@@ -340,7 +314,8 @@ impl SessionState {
     pub fn new(rules: SessionRules) -> Self {
         SessionState {
             rules,
-            pending: BinaryHeap::new(),
+            pending: BTreeMap::new(),
+            pending_events: 0,
             open: HashMap::default(),
             closing: BinaryHeap::new(),
             next_seq: 0,
@@ -380,19 +355,30 @@ impl SessionState {
 
     /// Holds an event until the frontier passes its time.
     pub fn push(&mut self, visit: Visit) {
-        self.pending.push(Pending {
-            key: visit.order_key(),
-            visit,
-        });
+        self.pending
+            .entry(visit.event_time_ms)
+            .or_default()
+            .push(visit);
+        self.pending_events += 1;
     }
 
     /// Applies, in order, every pending event before `upto_ms`, then closes every session
     /// with `close_at ≤ upto_ms`. Returns the closed sessions, by close time.
     pub fn advance(&mut self, upto_ms: i64) -> Vec<Closed> {
         let mut out = Vec::new();
-        while self.pending.peek().is_some_and(|p| p.key.0 < upto_ms) {
-            if let Some(p) = self.pending.pop() {
-                self.apply(p.visit, &mut out);
+        while self
+            .pending
+            .first_key_value()
+            .is_some_and(|(t, _)| *t < upto_ms)
+        {
+            let Some((_, mut visits)) = self.pending.pop_first() else {
+                break;
+            };
+            self.pending_events -= visits.len();
+            // One millisecond: ordered by partition, then offset (unique per event).
+            visits.sort_unstable_by_key(Visit::order_key);
+            for v in visits {
+                self.apply(v, &mut out);
             }
         }
         while self
@@ -469,7 +455,7 @@ impl SessionState {
 
     /// Events waiting for the frontier.
     pub fn pending_count(&self) -> usize {
-        self.pending.len()
+        self.pending_events
     }
 }
 
@@ -528,6 +514,8 @@ pub fn sessions<'scope>(
             // Time of the latest snapshot written: nothing before it needs saving again.
             let mut saved_ms = s.restored_frontier_ms;
             let mut last_snapshot = Instant::now();
+            // Size of the last snapshot's body: the next one's buffer starts about that large.
+            let mut last_snapshot_bytes = 0usize;
             let mut writing: Option<Writing> = None;
             let mut failures = 0u32;
             let stop = s.stop_at_ms.unwrap_or(i64::MAX);
@@ -612,7 +600,8 @@ pub fn sessions<'scope>(
                 if writing.is_none() && due && upto > saved_ms {
                     last_snapshot = Instant::now();
                     // Encoded here, from the state as it is: no copy of the sessions.
-                    let body = session_store::encode(state.snapshot());
+                    let body = session_store::encode(state.snapshot(), last_snapshot_bytes)
+                        .inspect(|b| last_snapshot_bytes = b.len());
                     let store = s.store.clone();
                     let at_ms = upto;
                     writing = Some(Writing {

@@ -221,7 +221,7 @@ fn snapshots_are_compact_arrays_and_the_object_form_still_reads() {
     state.push(visit("s", 0, 0, 7, "/a\"b", "page_view"));
     state.push(visit("s", 10, 1, 3, "/c", "form_submit"));
     state.advance(11);
-    let body = crate::session_store::encode(state.snapshot()).expect("encodes");
+    let body = crate::session_store::encode(state.snapshot(), 0).expect("encodes");
     let line = std::str::from_utf8(&body).expect("utf-8").trim_end();
     assert_eq!(
         line,
