@@ -170,7 +170,8 @@ def create_tables(spark, a):
 
 
 def valid_events(spark, a):
-    """The topic as a stream of valid events: the event columns, event_time a UTC timestamp."""
+    """The topic as a stream of valid events: the event columns (event_time a UTC timestamp),
+    then clock_skew_ms (a long, null when absent)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -184,7 +185,8 @@ def valid_events(spark, a):
         reader = reader.option("maxOffsetsPerTrigger", a.max_offsets_per_trigger)
     records = reader.load()
 
-    schema = StructType([StructField(f, StringType()) for f in FIELDS])
+    # `clock_skew_ms` (optional, not in the seed's schema) is read too: raw_web_events has it.
+    schema = StructType([StructField(f, StringType()) for f in FIELDS + ["clock_skew_ms"]])
     parsed = records.select(
         F.length("value").alias("value_bytes"),
         F.from_json(F.col("value").cast("string"), schema).alias("e"),
@@ -201,7 +203,10 @@ def valid_events(spark, a):
     ok = ok & (F.octet_length("page_url") <= MAX_PAGE_URL_BYTES)
     ok = ok & (F.col("country").isNull() | F.col("country").rlike("^[A-Z]{2}$"))
     ok = ok & F.col("event_time").isNotNull()
-    return parsed.where(ok).select(*FIELDS)
+    skew = F.col("clock_skew_ms")
+    parsed = parsed.withColumn(
+        "clock_skew_ms", F.when(skew.rlike(EPOCH_MS), skew.cast("long")))
+    return parsed.where(ok).select(*FIELDS, "clock_skew_ms")
 
 
 def insert_into(table):
