@@ -115,10 +115,49 @@ pub struct SessionEvent {
     pub kind: EventKind,
 }
 
-/// A session: its id, the attributes of its first event, its events in order (never empty).
+/// The first events of a session folded into what its row needs of them: events before the
+/// frontier of a written checkpoint, which no restart goes back past ([`Session::fold_before`]).
+///
+/// A snapshot writes it as `[start_ms, last_ms, events, page_views, form_submit, entry_page,
+/// exit_page]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Folded {
+    /// Time of the first event, UTC epoch ms.
+    pub start_ms: i64,
+    /// Time of the last folded event, UTC epoch ms.
+    pub last_ms: i64,
+    /// Events folded.
+    pub events: i64,
+    /// `page_view` events among them.
+    pub page_views: i64,
+    /// Whether one of them is a `form_submit`.
+    pub form_submit: bool,
+    /// Page of the first event.
+    pub entry_page: String,
+    /// Page of the last folded event.
+    pub exit_page: String,
+}
+
+impl Serialize for Folded {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (
+            self.start_ms,
+            self.last_ms,
+            self.events,
+            self.page_views,
+            self.form_submit,
+            &self.entry_page,
+            &self.exit_page,
+        )
+            .serialize(serializer)
+    }
+}
+
+/// A session: its id, the attributes of its first event, its first events folded (once a
+/// checkpoint passed them) and the later ones in order. It has at least one event.
 ///
 /// A snapshot writes it as the JSON array `[session_id, user_id, browser, os, country,
-/// events]`; it reads that and the object form both.
+/// events, folded]`; it reads that, the same without `folded`, and the object form.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Session {
     /// `session_id`.
@@ -131,8 +170,11 @@ pub struct Session {
     pub os: Option<String>,
     /// Country of the first event.
     pub country: Option<String>,
-    /// The events, in `(t, p, o)` order.
+    /// The events after the folded ones, in `(t, p, o)` order.
     pub events: Vec<SessionEvent>,
+    /// Its first events, folded; `None` when none are.
+    #[serde(default)]
+    pub folded: Option<Folded>,
 }
 
 impl SessionEvent {
@@ -163,6 +205,7 @@ impl Serialize for Session {
             &self.os,
             &self.country,
             &self.events,
+            &self.folded,
         )
             .serialize(serializer)
     }
@@ -207,17 +250,60 @@ impl Session {
             os: t.os.map(str::to_owned),
             country: t.country.map(str::to_owned),
             events: vec![SessionEvent::of(v)],
+            folded: None,
         }
     }
 
     /// First event time, UTC epoch ms.
     pub fn start_ms(&self) -> i64 {
-        self.events.first().map_or(i64::MIN, |e| e.t)
+        match (&self.folded, self.events.first()) {
+            (Some(f), _) => f.start_ms,
+            (None, Some(e)) => e.t,
+            (None, None) => i64::MIN,
+        }
     }
 
     /// Last event time, UTC epoch ms.
     pub fn last_ms(&self) -> i64 {
-        self.events.last().map_or(i64::MIN, |e| e.t)
+        match (self.events.last(), &self.folded) {
+            (Some(e), _) => e.t,
+            (None, Some(f)) => f.last_ms,
+            (None, None) => i64::MIN,
+        }
+    }
+
+    /// Folds its events before `frontier_ms` into [`Session::folded`]. `frontier_ms` must be
+    /// the frontier of a written checkpoint: a restore is never at an earlier one, so
+    /// [`Session::before`] never needs those events apart again.
+    pub fn fold_before(&mut self, frontier_ms: i64) {
+        let n = self.events.partition_point(|e| e.t < frontier_ms);
+        if n == 0 {
+            return;
+        }
+        let mut drained = self.events.drain(..n);
+        let mut f = match self.folded.take() {
+            Some(f) => f,
+            None => {
+                let Some(first) = drained.next() else { return };
+                Folded {
+                    start_ms: first.t,
+                    last_ms: first.t,
+                    events: 1,
+                    page_views: i64::from(first.kind == EventKind::PageView),
+                    form_submit: first.kind == EventKind::FormSubmit,
+                    exit_page: first.page.clone(),
+                    entry_page: first.page,
+                }
+            }
+        };
+        for e in drained {
+            f.last_ms = e.t;
+            f.events += 1;
+            f.page_views += i64::from(e.kind == EventKind::PageView);
+            f.form_submit |= e.kind == EventKind::FormSubmit;
+            f.exit_page = e.page;
+        }
+        self.folded = Some(f);
     }
 
     /// When it closes: `min(last + gap + 1, start + max_duration)`, UTC epoch ms.
@@ -235,9 +321,11 @@ impl Session {
     }
 
     /// The same session with only its events before `before_ms`; `None` when none are.
+    /// Folded events are all before it (they were folded at an earlier checkpoint's frontier).
     pub fn before(&self, before_ms: i64) -> Option<Session> {
+        debug_assert!(self.folded.as_ref().is_none_or(|f| f.last_ms < before_ms));
         let n = self.events.partition_point(|e| e.t < before_ms);
-        (n > 0).then(|| Session {
+        (n > 0 || self.folded.is_some()).then(|| Session {
             events: self.events[..n].to_vec(),
             ..self.clone()
         })
@@ -245,31 +333,34 @@ impl Session {
 
     /// Its row.
     pub fn row(&self) -> SessionRow {
-        let page_views = self
-            .events
-            .iter()
-            .filter(|e| e.kind == EventKind::PageView)
-            .count() as i64;
-        let form_submit = self.events.iter().any(|e| e.kind == EventKind::FormSubmit);
+        let f = self.folded.as_ref();
+        let page_views = f.map_or(0, |f| f.page_views)
+            + self
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::PageView)
+                .count() as i64;
+        let form_submit = f.is_some_and(|f| f.form_submit)
+            || self.events.iter().any(|e| e.kind == EventKind::FormSubmit);
         let (start_ms, end_ms) = (self.start_ms(), self.last_ms());
         let engaged = end_ms - start_ms >= ENGAGED_DURATION_MS || page_views >= 2 || form_submit;
+        let entry_page = f
+            .map(|f| &f.entry_page)
+            .or(self.events.first().map(|e| &e.page));
+        let exit_page = self
+            .events
+            .last()
+            .map(|e| &e.page)
+            .or(f.map(|f| &f.exit_page));
         SessionRow {
             session_id: self.session_id.clone(),
             user_id: self.user_id.clone(),
             start_ms,
             end_ms,
-            events: self.events.len() as i64,
+            events: f.map_or(0, |f| f.events) + self.events.len() as i64,
             page_views,
-            entry_page: self
-                .events
-                .first()
-                .map(|e| e.page.clone())
-                .unwrap_or_default(),
-            exit_page: self
-                .events
-                .last()
-                .map(|e| e.page.clone())
-                .unwrap_or_default(),
+            entry_page: entry_page.cloned().unwrap_or_default(),
+            exit_page: exit_page.cloned().unwrap_or_default(),
             is_bounce: !engaged,
             browser: self.browser.clone(),
             os: self.os.clone(),
@@ -440,6 +531,15 @@ impl SessionState {
             .retain(|(bucket_end, _)| *bucket_end > checkpoint_ms);
     }
 
+    /// Folds every open session's events before `checkpoint_ms`, the frontier of a written
+    /// checkpoint ([`Session::fold_before`]): a session then keeps a summary and the events
+    /// since, so its size no longer grows with its age.
+    pub fn fold_before(&mut self, checkpoint_ms: i64) {
+        for (_, s) in self.open.values_mut() {
+            s.fold_before(checkpoint_ms);
+        }
+    }
+
     /// What a snapshot holds: the open sessions and the closed ones kept.
     pub fn snapshot(&self) -> impl Iterator<Item = &Session> {
         self.open
@@ -599,7 +699,11 @@ pub fn sessions<'scope>(
                 let due = done || last_snapshot.elapsed() >= s.snapshot_interval;
                 if writing.is_none() && due && upto > saved_ms {
                     last_snapshot = Instant::now();
-                    // Encoded here, from the state as it is: no copy of the sessions.
+                    // Encoded here, from the state as it is: no copy of the sessions; first
+                    // what no restart can need apart any more is folded.
+                    if let Some(f) = checkpointed.with_frontier(|f| f.first().copied()) {
+                        state.fold_before(f as i64);
+                    }
                     let body = session_store::encode(state.snapshot(), last_snapshot_bytes)
                         .inspect(|b| last_snapshot_bytes = b.len());
                     let store = s.store.clone();

@@ -225,11 +225,78 @@ fn snapshots_are_compact_arrays_and_the_object_form_still_reads() {
     let line = std::str::from_utf8(&body).expect("utf-8").trim_end();
     assert_eq!(
         line,
-        r#"["s","u-s","b7",null,"DE",[[0,0,7,"/a\"b","PageView"],[10,1,3,"/c","FormSubmit"]]]"#
+        r#"["s","u-s","b7",null,"DE",[[0,0,7,"/a\"b","PageView"],[10,1,3,"/c","FormSubmit"]],null]"#
     );
+    let without_folded = line.strip_suffix(",null]").expect("folded last").to_owned() + "]";
+    let short: Session = serde_json::from_str(&without_folded).expect("reads it without folded");
     let back: Session = serde_json::from_str(line).expect("reads the array form");
+    assert_eq!(short, back);
     assert_eq!(Some(&back), state.snapshot().next());
     let object = r#"{"session_id":"s","user_id":"u-s","browser":"b7","os":null,"country":"DE","events":[{"t":0,"p":0,"o":7,"page":"/a\"b","kind":"PageView"},[10,1,3,"/c","FormSubmit"]]}"#;
     let old: Session = serde_json::from_str(object).expect("reads the object form");
     assert_eq!(old, back);
+}
+
+#[test]
+fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
+    // Three sessions; `a` and `b` have events on both sides of the checkpoint at 60 000.
+    let visits = vec![
+        visit("a", 59_000, 0, 0, "/a1", "click"),
+        visit("a", 59_500, 0, 1, "/a2", "form_submit"),
+        visit("b", 59_100, 1, 0, "/b1", "page_view"),
+        visit("a", 60_300, 0, 2, "/a3", "page_view"),
+        visit("b", 60_200, 1, 1, "/b2", "page_view"),
+        visit("c", 60_100, 1, 2, "/c1", "click"),
+    ];
+    let all = run(visits.clone(), i64::MAX);
+
+    let checkpoint = 60_000;
+    let mut state = SessionState::new(rules());
+    for v in visits.clone() {
+        state.push(v);
+    }
+    let mut before_crash = state.advance(60_250);
+    state.fold_before(checkpoint);
+    let folded: Vec<Session> = state.snapshot().cloned().collect();
+    let a = folded
+        .iter()
+        .find(|s| s.session_id == "a")
+        .expect("a is open");
+    assert_eq!(
+        a.events.len(),
+        0,
+        "both of a's applied events are before the checkpoint"
+    );
+    assert_eq!(
+        a.folded.as_ref().map(|f| (f.events, f.form_submit)),
+        Some((2, true))
+    );
+
+    // Uninterrupted after folding: the same rows.
+    let mut rest = state.advance(i64::MAX);
+    let mut uninterrupted = before_crash.clone();
+    uninterrupted.append(&mut rest);
+    assert_eq!(uninterrupted, all);
+
+    // Restored at the checkpoint, or at a later one, from the folded snapshot: the same rows.
+    for f in [checkpoint, 60_150] {
+        let body = crate::session_store::encode(folded.iter(), 0).expect("encodes");
+        let snapshot: Vec<Session> = body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).expect("reads back"))
+            .collect();
+        let (mut restored, mut rows) = SessionState::restore(rules(), f, snapshot);
+        for v in visits.iter().filter(|v| v.event_time_ms >= f) {
+            restored.push(v.clone());
+        }
+        rows.append(&mut restored.advance(i64::MAX));
+        // Recovery deletes every close bucket ending after `f` (here all of them): the
+        // restored run emits again what the crashed one had closed in them.
+        assert!(before_crash
+            .iter()
+            .all(|(_, close_at)| close_bucket(to_time(close_at - 1)).1 > f));
+        assert_eq!(rows, all, "restored at {f}");
+    }
+    before_crash.clear();
 }
