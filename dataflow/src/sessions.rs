@@ -12,8 +12,10 @@
 //! input frontier has passed the event's time, then applies all such events sorted by that
 //! order. Because the frontier bounds every event still to come, events are always applied
 //! in order, and a session's state only grows at its end. A session is kept as its list of
-//! compact events ([`SessionEvent`]) so that its state at any earlier time can be rebuilt
-//! (restarts, below); its row is computed when it closes.
+//! compact events ([`SessionEvent`]) so that its state at any earlier time a restart may need
+//! can be rebuilt (restarts, below); events before the last written checkpoint's frontier,
+//! which no restart needs apart, are folded into a summary ([`Folded`]). Its row is computed
+//! when it closes.
 //!
 //! **Output.** A closed session leaves as a [`SessionRow`] at timely time `close_at − 1`.
 //! The sink groups rows by minute of close time ([`close_bucket`]).
