@@ -43,6 +43,21 @@ pub fn encode<'a>(
     Ok(body)
 }
 
+/// The sessions of a snapshot's body as [`encode`] makes it; `path` names it in errors.
+///
+/// # Errors
+/// [`HiveError::InvalidInput`] for a line that is not a session, with its number.
+pub fn decode(path: &str, body: &[u8]) -> Result<Vec<Session>, HiveError> {
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+        .map(|(n, line)| {
+            serde_json::from_slice(line)
+                .map_err(|e| HiveError::InvalidInput(format!("{path} line {}: {e}", n + 1)))
+        })
+        .collect()
+}
+
 /// Where session snapshots of one topic live.
 #[derive(Clone, Debug)]
 pub struct SessionStore {
@@ -157,14 +172,7 @@ impl SessionStore {
             let bytes = self.hdfs.read(&path).await?.ok_or_else(|| {
                 HiveError::InvalidInput(format!("session snapshot {path} vanished while read"))
             })?;
-            for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
-                if line.is_empty() {
-                    continue;
-                }
-                let s: Session = serde_json::from_slice(line)
-                    .map_err(|e| HiveError::InvalidInput(format!("{path} line {}: {e}", n + 1)))?;
-                all.push(s);
-            }
+            all.extend(decode(&path, &bytes)?);
         }
         Ok(all)
     }

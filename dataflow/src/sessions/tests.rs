@@ -239,7 +239,8 @@ fn snapshots_are_compact_arrays_and_the_object_form_still_reads() {
 
 #[test]
 fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
-    // Three sessions; `a` and `b` have events on both sides of the checkpoint at 60 000.
+    // Three sessions; `a` has events on both sides of the checkpoint at 60 000, `b` is cut
+    // after it.
     let visits = vec![
         visit("a", 59_000, 0, 0, "/a1", "click"),
         visit("a", 59_500, 0, 1, "/a2", "form_submit"),
@@ -255,7 +256,7 @@ fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
     for v in visits.clone() {
         state.push(v);
     }
-    let mut before_crash = state.advance(60_250);
+    let before_crash = state.advance(60_250);
     state.fold_before(checkpoint);
     let folded: Vec<Session> = state.snapshot().cloned().collect();
     let a = folded
@@ -281,11 +282,7 @@ fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
     // Restored at the checkpoint, or at a later one, from the folded snapshot: the same rows.
     for f in [checkpoint, 60_150] {
         let body = crate::session_store::encode(folded.iter(), 0).expect("encodes");
-        let snapshot: Vec<Session> = body
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).expect("reads back"))
-            .collect();
+        let snapshot = crate::session_store::decode("snapshot", &body).expect("reads back");
         let (mut restored, mut rows) = SessionState::restore(rules(), f, snapshot);
         for v in visits.iter().filter(|v| v.event_time_ms >= f) {
             restored.push(v.clone());
@@ -298,5 +295,4 @@ fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
             .all(|(_, close_at)| close_bucket(to_time(close_at - 1)).1 > f));
         assert_eq!(rows, all, "restored at {f}");
     }
-    before_crash.clear();
 }
