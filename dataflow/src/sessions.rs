@@ -21,7 +21,8 @@
 //! The sink groups rows by minute of close time ([`close_bucket`]).
 //!
 //! **Restarts.** See [`crate::session_store`]: the operator writes its sessions to HDFS
-//! every `snapshot_interval`, and holds its output capability at the time of its latest
+//! every `snapshot_interval` (a full snapshot, then parts: what changed and a rotating share
+//! of the rest, [`SnapshotPart`]), and holds its output capability at the time of its latest
 //! snapshot, so no checkpoint can claim a frontier beyond a state that was saved. Closed
 //! sessions stay in the snapshots until a checkpoint passes the end of their close bucket,
 //! because recovery deletes (and the restarted run writes again) every bucket file ending
@@ -30,7 +31,7 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +43,7 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::probe::Handle as ProbeHandle;
 use timely::dataflow::{Scope, Stream};
 
-use crate::session_store::{self, SessionStore};
+use crate::session_store::{self, SessionStore, SnapshotFile, ROTATION};
 use crate::source::to_time;
 use crate::visit::Visit;
 
@@ -385,9 +386,8 @@ pub struct SessionState {
     pending: BTreeMap<i64, Vec<Visit>>,
     /// Events in `pending`.
     pending_events: usize,
-    /// Open sessions by `session_id`, each with its sequence number (unique per session in
-    /// this state).
-    open: HashMap<String, (u64, Session), FastHash>,
+    /// Open sessions by `session_id`.
+    open: HashMap<String, Kept, FastHash>,
     /// When open sessions are due to be looked at: one `(time, sequence number, session_id)`
     /// per open session, earliest on top, with `time ≤ close_at`. An event that joins a
     /// session only delays its `close_at`, so the entry is not touched then: when it comes
@@ -396,7 +396,51 @@ pub struct SessionState {
     closing: BinaryHeap<Reverse<(i64, u64, String)>>,
     next_seq: u64,
     /// `(end of close bucket, session)` of closed sessions a checkpoint may still undo.
-    closed: Vec<(i64, Session)>,
+    closed: Vec<(i64, Kept)>,
+}
+
+/// A session as the state keeps it: with its sequence number (unique per session in this
+/// state; it also picks the snapshot turn of an unchanged session, see [`SnapshotPart`]) and
+/// whether it changed since the last snapshot taken.
+#[derive(Debug)]
+struct Kept {
+    seq: u64,
+    changed: bool,
+    session: Session,
+}
+
+impl Kept {
+    /// Whether a snapshot of `part` writes it.
+    fn in_part(&self, part: SnapshotPart) -> bool {
+        match part {
+            SnapshotPart::Full => true,
+            SnapshotPart::Changes { rotation, turn } => {
+                self.changed || self.seq % rotation.max(1) == turn % rotation.max(1)
+            }
+        }
+    }
+}
+
+/// Which sessions a snapshot holds ([`SessionState::take_snapshot`]).
+///
+/// A worker's snapshots form sequences: a full one, then parts. Part `j` of a sequence
+/// (`j ≥ 1`) is taken with `turn = j`, so any `rotation` consecutive parts have every turn,
+/// and every session kept at the last of them is in one of them (or in the full snapshot
+/// that starts the sequence) as it is then: a changed session is in the first snapshot
+/// after its change, an unchanged one in the snapshot of its turn. A restore overlays those
+/// files ([`crate::session_store`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotPart {
+    /// Every session kept.
+    Full,
+    /// The sessions changed since the last snapshot taken, and those whose sequence number is
+    /// `turn` modulo `rotation`.
+    Changes {
+        /// Parts after which every session was written again (≥ 1).
+        rotation: u64,
+        /// This part's number in its sequence.
+        turn: u64,
+    },
 }
 
 /// A closed session's row and its close time, UTC epoch ms.
@@ -438,7 +482,8 @@ impl SessionState {
                 let bucket_end = close_bucket(to_time(close_at - 1)).1;
                 if bucket_end > frontier_ms {
                     again.push((s.row(), close_at));
-                    state.closed.push((bucket_end, s));
+                    let k = state.keep(s);
+                    state.closed.push((bucket_end, k));
                 }
             }
         }
@@ -483,13 +528,13 @@ impl SessionState {
                 break;
             };
             let close_at = match self.open.get(&id) {
-                Some((s_seq, s)) if *s_seq == seq => s.close_at(self.rules),
+                Some(k) if k.seq == seq => k.session.close_at(self.rules),
                 _ => continue, // closed when an event came after its gap
             };
             if close_at > upto_ms {
                 self.closing.push(Reverse((close_at, seq, id)));
-            } else if let Some((_, s)) = self.open.remove(&id) {
-                self.close(s, close_at, &mut out);
+            } else if let Some(k) = self.open.remove(&id) {
+                self.close(k, close_at, &mut out);
             }
         }
         out.sort_by(|a, b| (a.1, &a.0.session_id).cmp(&(b.1, &b.0.session_id)));
@@ -498,15 +543,16 @@ impl SessionState {
 
     fn apply(&mut self, v: Visit, out: &mut Vec<Closed>) {
         let rules = self.rules;
-        if let Some((_, s)) = self.open.get_mut(v.session_id()) {
-            if s.accepts(v.event_time_ms, rules) {
+        if let Some(k) = self.open.get_mut(v.session_id()) {
+            if k.session.accepts(v.event_time_ms, rules) {
                 // Its entry in `closing` stays: `close_at` only moved later.
-                s.events.push(SessionEvent::of(&v));
+                k.session.events.push(SessionEvent::of(&v));
+                k.changed = true;
                 return;
             }
-            let before = s.close_at(rules);
-            if let Some((_, s)) = self.open.remove(v.session_id()) {
-                self.close(s, before, out);
+            let before = k.session.close_at(rules);
+            if let Some(k) = self.open.remove(v.session_id()) {
+                self.close(k, before, out);
             }
         }
         self.insert_open(Session::new(&v));
@@ -514,16 +560,29 @@ impl SessionState {
 
     /// Adds an open session and indexes it by its close time.
     fn insert_open(&mut self, s: Session) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.closing
-            .push(Reverse((s.close_at(self.rules), seq, s.session_id.clone())));
-        self.open.insert(s.session_id.clone(), (seq, s));
+        let k = self.keep(s);
+        self.closing.push(Reverse((
+            k.session.close_at(self.rules),
+            k.seq,
+            k.session.session_id.clone(),
+        )));
+        self.open.insert(k.session.session_id.clone(), k);
     }
 
-    fn close(&mut self, s: Session, close_at: i64, out: &mut Vec<Closed>) {
-        out.push((s.row(), close_at));
-        self.closed.push((close_bucket(to_time(close_at - 1)).1, s));
+    /// `s` with the next sequence number, changed.
+    fn keep(&mut self, session: Session) -> Kept {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        Kept {
+            seq,
+            changed: true,
+            session,
+        }
+    }
+
+    fn close(&mut self, k: Kept, close_at: i64, out: &mut Vec<Closed>) {
+        out.push((k.session.row(), close_at));
+        self.closed.push((close_bucket(to_time(close_at - 1)).1, k));
     }
 
     /// Drops the closed sessions whose close bucket ends at or before `checkpoint_ms`, the
@@ -537,17 +596,32 @@ impl SessionState {
     /// checkpoint ([`Session::fold_before`]): a session then keeps a summary and the events
     /// since, so its size no longer grows with its age.
     pub fn fold_before(&mut self, checkpoint_ms: i64) {
-        for (_, s) in self.open.values_mut() {
-            s.fold_before(checkpoint_ms);
+        for k in self.open.values_mut() {
+            k.session.fold_before(checkpoint_ms);
         }
     }
 
-    /// What a snapshot holds: the open sessions and the closed ones kept.
+    /// Every session kept: the open ones and the closed ones a checkpoint may still undo.
     pub fn snapshot(&self) -> impl Iterator<Item = &Session> {
         self.open
             .values()
-            .map(|(_, s)| s)
-            .chain(self.closed.iter().map(|(_, s)| s))
+            .map(|k| &k.session)
+            .chain(self.closed.iter().map(|(_, k)| &k.session))
+    }
+
+    /// The sessions of a snapshot of `part` (see [`SnapshotPart`]); from here on none of them
+    /// counts as changed. Taking it is what marks them unchanged, so a snapshot that is then
+    /// not written must be followed by a full one.
+    pub fn take_snapshot(&mut self, part: SnapshotPart) -> impl Iterator<Item = &Session> {
+        self.open
+            .values_mut()
+            .chain(self.closed.iter_mut().map(|(_, k)| k))
+            .filter_map(move |k| {
+                let chosen = k.in_part(part);
+                k.changed = false;
+                let k: &Kept = k;
+                chosen.then_some(&k.session)
+            })
     }
 
     /// Open sessions.
@@ -584,7 +658,7 @@ pub struct SessionSettings {
 }
 
 struct Writing {
-    at_ms: i64,
+    file: SnapshotFile,
     task: tokio::task::JoinHandle<Result<(), hive::HiveError>>,
 }
 
@@ -616,8 +690,13 @@ pub fn sessions<'scope>(
             // Time of the latest snapshot written: nothing before it needs saving again.
             let mut saved_ms = s.restored_frontier_ms;
             let mut last_snapshot = Instant::now();
-            // Size of the last snapshot's body: the next one's buffer starts about that large.
-            let mut last_snapshot_bytes = 0usize;
+            // Size of the last full snapshot's body and of the last part's: the next one's
+            // buffer starts about that large.
+            let (mut last_full_bytes, mut last_part_bytes) = (0usize, 0usize);
+            // Times of the snapshots of the current sequence (the last `ROTATION - 1`) and
+            // how many it has: none starts a sequence with a full snapshot.
+            let mut sequence: VecDeque<i64> = VecDeque::new();
+            let mut in_sequence = 0u64;
             let mut writing: Option<Writing> = None;
             let mut failures = 0u32;
             let stop = s.stop_at_ms.unwrap_or(i64::MAX);
@@ -667,7 +746,12 @@ pub fn sessions<'scope>(
                         match s.runtime.block_on(&mut w.task) {
                             Ok(Ok(())) => {
                                 failures = 0;
-                                saved_ms = w.at_ms;
+                                saved_ms = w.file.at_ms;
+                                sequence.push_back(saved_ms);
+                                if sequence.len() as u64 >= ROTATION {
+                                    sequence.pop_front();
+                                }
+                                in_sequence += 1;
                                 if let Some(c) = capability.as_mut() {
                                     if to_time(saved_ms) > *c.time() {
                                         c.downgrade(&to_time(saved_ms));
@@ -685,11 +769,15 @@ pub fn sessions<'scope>(
                             }
                             Ok(Err(e)) => {
                                 failures += 1;
-                                tracing::warn!(at = w.at_ms, error = %e, attempt = failures, "writing a session snapshot failed; will try again");
+                                sequence.clear();
+                                in_sequence = 0;
+                                tracing::warn!(at = w.file.at_ms, error = %e, attempt = failures, "writing a session snapshot failed; the next one is full");
                             }
                             Err(e) => {
                                 failures += 1;
-                                tracing::warn!(at = w.at_ms, error = %e, "session snapshot task failed; will try again");
+                                sequence.clear();
+                                in_sequence = 0;
+                                tracing::warn!(at = w.file.at_ms, error = %e, "session snapshot task failed; the next one is full");
                             }
                         }
                     }
@@ -706,14 +794,32 @@ pub fn sessions<'scope>(
                     if let Some(f) = checkpointed.with_frontier(|f| f.first().copied()) {
                         state.fold_before(f as i64);
                     }
-                    let body = session_store::encode(state.snapshot(), last_snapshot_bytes)
-                        .inspect(|b| last_snapshot_bytes = b.len());
-                    let store = s.store.clone();
                     let at_ms = upto;
+                    let (part, file, expected) = match sequence.front() {
+                        Some(from_ms) if in_sequence > 0 => (
+                            SnapshotPart::Changes {
+                                rotation: ROTATION,
+                                turn: in_sequence,
+                            },
+                            SnapshotFile { at_ms, from_ms: *from_ms },
+                            last_part_bytes,
+                        ),
+                        _ => (
+                            SnapshotPart::Full,
+                            SnapshotFile { at_ms, from_ms: at_ms },
+                            last_full_bytes,
+                        ),
+                    };
+                    let body = session_store::encode(state.take_snapshot(part), expected)
+                        .inspect(|b| match part {
+                            SnapshotPart::Full => last_full_bytes = b.len(),
+                            SnapshotPart::Changes { .. } => last_part_bytes = b.len(),
+                        });
+                    let store = s.store.clone();
                     writing = Some(Writing {
-                        at_ms,
+                        file,
                         task: s.runtime.spawn(async move {
-                            store.write(index, peers, at_ms, body?).await
+                            store.write(index, peers, file, body?).await
                         }),
                     });
                 }

@@ -296,3 +296,87 @@ fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
         assert_eq!(rows, all, "restored at {f}");
     }
 }
+
+#[test]
+fn parts_overlaid_on_the_files_they_need_restore_what_a_full_snapshot_restores() {
+    // 20 sessions, an event every 37 ms spread over them by a fixed stride, so sessions grow,
+    // pause past the gap (closing), and start again; a part every 400 ms, a rotation of 3.
+    let rotation = 3;
+    let visits: Vec<Visit> = (0..300)
+        .map(|i: i64| {
+            let id = format!("s{}", (i * 7 + i / 40) % 20);
+            let kind = ["page_view", "click", "form_submit"][(i % 3) as usize];
+            visit(
+                &id,
+                1_000 + i * 37,
+                (i % 2) as i32,
+                i,
+                &format!("/p{}", i % 5),
+                kind,
+            )
+        })
+        .collect();
+    let all = run(visits.clone(), i64::MAX);
+
+    let mut state = SessionState::new(rules());
+    for v in visits.clone() {
+        state.push(v);
+    }
+    // (time, sessions written) of every snapshot, the first full.
+    let mut files: Vec<(i64, Vec<Session>)> = Vec::new();
+    let mut closed_before = Vec::new();
+    for (j, at) in (1_400..12_400).step_by(400).enumerate() {
+        closed_before.append(&mut state.advance(at));
+        // A checkpoint trails by two snapshots: fold and forget behind it, as the operator does.
+        if j >= 2 {
+            let checkpoint = files[j - 2].0;
+            state.forget_checkpointed(checkpoint);
+            state.fold_before(checkpoint);
+        }
+        let part = if j == 0 {
+            SnapshotPart::Full
+        } else {
+            SnapshotPart::Changes {
+                rotation,
+                turn: j as u64,
+            }
+        };
+        let written: Vec<Session> = state.take_snapshot(part).cloned().collect();
+        if j > 0 {
+            assert!(
+                written.len() < state.snapshot().count(),
+                "part {j} writes only some sessions"
+            );
+        }
+        // The overlay of this file and the ones it needs against everything kept now.
+        let from = j.saturating_sub(rotation as usize - 1);
+        files.push((at, written));
+        let overlaid = crate::session_store::overlay(files[from..].iter().map(|(_, s)| s.clone()));
+        let checkpoint = if j >= 2 { files[j - 2].0 } else { i64::MIN };
+        for f in [at, (at - 150).max(checkpoint.max(1_400))] {
+            let restore = |sessions: Vec<Session>| {
+                let (mut restored, mut rows) = SessionState::restore(rules(), f, sessions);
+                for v in visits.iter().filter(|v| v.event_time_ms >= f) {
+                    restored.push(v.clone());
+                }
+                rows.append(&mut restored.advance(i64::MAX));
+                rows
+            };
+            let from_full = restore(state.snapshot().cloned().collect());
+            assert_eq!(
+                restore(overlaid.clone()),
+                from_full,
+                "snapshot {j}, restored at {f}"
+            );
+            // And what is restored, with the rows committed before it, is the whole run.
+            let mut whole: Vec<Closed> = all
+                .iter()
+                .filter(|(_, close_at)| close_bucket(to_time(close_at - 1)).1 <= f)
+                .cloned()
+                .collect();
+            whole.extend(from_full);
+            assert_eq!(whole, all, "snapshot {j}, restored at {f}");
+        }
+    }
+    assert!(closed_before.len() > 20, "sessions closed during the run");
+}
