@@ -174,17 +174,20 @@ def tables(meta, rows):
     L.append("### Memory: peak RSS of our processes")
     L.append("")
     if mem:
-        L.append("| events | processes × workers | largest process (MB) | all processes (MB) | events/s |")
-        L.append("|---:|---|---:|---:|---:|")
+        L.append("| events | events/s of event time (span) | processes × workers | largest process (MB) | "
+                 "all processes (MB) | events/s |")
+        L.append("|---:|---:|---|---:|---:|---:|")
         seen = set()
-        for r in sorted(mem, key=lambda r: (r["events"], r["processes"])):
-            key = (r["events"], r["processes"])
+        for r in sorted(mem, key=lambda r: (r["events"], r.get("event_rate") or 0, r["processes"])):
+            key = (r["events"], r.get("event_rate"), r["processes"])
             if key in seen:
                 continue
             seen.add(key)
-            same = [m for m in mem if (m["events"], m["processes"]) == key]
+            same = [m for m in mem if (m["events"], m.get("event_rate"), m["processes"]) == key]
             top = max(same, key=lambda m: m["rss"]["max_mb"] or 0)
-            L.append(f"| {fmt_int(r['events'])} | {r['processes']} × {r['threads']} | "
+            er = top.get("event_rate") or s.get("rate")
+            span = f"{fmt_int(er)} ({r['events'] / er / 60:.0f} min)" if er else "?"
+            L.append(f"| {fmt_int(r['events'])} | {span} | {r['processes']} × {r['threads']} | "
                      f"{top['rss']['max_mb']} | {top['rss']['sum_mb']} | {fmt_int(r['events_per_sec'])} |")
     else:
         L.append("not measured")

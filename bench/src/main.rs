@@ -58,6 +58,9 @@ enum Command {
         /// Windows and rounds of sessions, one after the other.
         #[arg(long, default_value_t = 3)]
         rounds: u64,
+        /// Distinct `event_id`s the deduplication state remembers (36-character UUIDs).
+        #[arg(long, default_value_t = 1_000_000)]
+        event_ids: u64,
     },
 }
 
@@ -95,6 +98,7 @@ fn main() -> Result<()> {
             sessions,
             events_per_session,
             rounds,
+            event_ids,
         } => {
             let stages = state_memory::run(StateMemoryConfig {
                 users,
@@ -102,8 +106,9 @@ fn main() -> Result<()> {
                 sessions,
                 events_per_session,
                 rounds,
+                event_ids,
             });
-            println!("state-memory: {rounds} windows of {users} distinct users over {pages} pages; {rounds} rounds of {sessions} sessions × {events_per_session} events");
+            println!("state-memory: {rounds} windows of {users} distinct users over {pages} pages; {rounds} rounds of {sessions} sessions × {events_per_session} events; {event_ids} event_ids");
             for s in stages {
                 println!(
                     "  {:<60} RSS {:8.1} MiB  ({:.1} s)",

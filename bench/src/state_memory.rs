@@ -1,5 +1,5 @@
-//! `wa-bench state-memory`: how much memory the visitor and session state takes, and whether
-//! it is given back when windows and sessions close. In-process, no services: the
+//! `wa-bench state-memory`: how much memory the visitor, session and deduplication state
+//! takes, and whether it is given back when windows and sessions close. In-process, no services: the
 //! dataflow's own operators ([`dataflow::visitors`]) in a one-worker timely dataflow fed by
 //! an input handle, and its [`dataflow::sessions::SessionState`].
 //!
@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use dataflow::dedup::Deduplicator;
 use dataflow::sessions::{SessionRules, SessionState};
 use dataflow::visit::{Visit, VisitText};
 use dataflow::visitors::{visitor_counts, VisitorSettings};
@@ -31,6 +32,8 @@ pub struct StateMemoryConfig {
     /// Windows (and rounds of sessions) one after the other: when the state is released, the
     /// later ones reuse its memory and the peak does not grow.
     pub rounds: u64,
+    /// Distinct `event_id`s the deduplication state remembers.
+    pub event_ids: u64,
 }
 
 /// One measurement: what was held, the resident set size then (bytes), seconds the step took.
@@ -171,9 +174,22 @@ fn sessions(config: StateMemoryConfig, stages: &mut Vec<Stage>) {
             }
             state.advance(base + 1_000 + step as i64 * 5_000);
         }
-        state.advance(base + 1_000 + config.events_per_session as i64 * 5_000);
+        let applied = base + 1_000 + config.events_per_session as i64 * 5_000;
+        state.advance(applied);
         stages.push(Stage {
             label: format!("sessions round {}: {} open", round + 1, state.open_count()),
+            rss: rss_bytes(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        // A checkpoint passed every event: what a session keeps while it waits out its gap.
+        let started = Instant::now();
+        state.fold_before(applied);
+        stages.push(Stage {
+            label: format!(
+                "sessions round {}: {} open, folded at a checkpoint",
+                round + 1,
+                state.open_count()
+            ),
             rss: rss_bytes(),
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -195,7 +211,31 @@ fn sessions(config: StateMemoryConfig, stages: &mut Vec<Stage>) {
     }
 }
 
-/// Runs the measurement: the baseline, then the visitor rounds, then the session rounds.
+/// `config.event_ids` distinct UUID-like `event_id`s (36 characters) remembered by one partition's
+/// [`Deduplicator`] within its horizon, then forgotten; the RSS with them held and after.
+fn dedup(config: StateMemoryConfig, stages: &mut Vec<Stage>) {
+    let mut d = Deduplicator::new(10 * MINUTE);
+    let started = Instant::now();
+    for i in 0..config.event_ids {
+        let id = format!("{:08x}-{:04x}-4000-8000-{:012x}", i, i % 65_536, i * 7);
+        d.remember(&id, 1_000 + (i % 60_000) as i64, i as i64);
+    }
+    stages.push(Stage {
+        label: format!("deduplication: {} event_ids remembered", d.len()),
+        rss: rss_bytes(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    let started = Instant::now();
+    d.forget_before(Some(100 * MINUTE));
+    stages.push(Stage {
+        label: format!("deduplication: forgotten, {} left", d.len()),
+        rss: rss_bytes(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
+}
+
+/// Runs the measurement: the baseline, then the visitor rounds, then the session rounds, then
+/// the deduplication state.
 pub fn run(config: StateMemoryConfig) -> Vec<Stage> {
     let mut stages = vec![Stage {
         label: "baseline".into(),
@@ -204,5 +244,6 @@ pub fn run(config: StateMemoryConfig) -> Vec<Stage> {
     }];
     visitors(config, &mut stages);
     sessions(config, &mut stages);
+    dedup(config, &mut stages);
     stages
 }

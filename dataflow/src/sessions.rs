@@ -31,8 +31,11 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::hash::BuildHasher;
 use std::hash::{Hash, Hasher};
+
+use hashbrown::HashTable;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -307,6 +310,12 @@ impl Session {
             f.exit_page = e.page;
         }
         self.folded = Some(f);
+        // Most open sessions are idle, waiting out their gap: give their list's room back.
+        if self.events.is_empty() {
+            self.events = Vec::new();
+        } else if self.events.capacity() > 2 * self.events.len() {
+            self.events.shrink_to_fit();
+        }
     }
 
     /// When it closes: `min(last + gap + 1, start + max_duration)`, UTC epoch ms.
@@ -386,14 +395,16 @@ pub struct SessionState {
     pending: BTreeMap<i64, Vec<Visit>>,
     /// Events in `pending`.
     pending_events: usize,
-    /// Open sessions by `session_id`.
-    open: HashMap<String, Kept, FastHash>,
-    /// When open sessions are due to be looked at: one `(time, sequence number, session_id)`
-    /// per open session, earliest on top, with `time ≤ close_at`. An event that joins a
+    /// Hashes `session_id`s for `open`.
+    hasher: FastHash,
+    /// Open sessions, found by the hash of their `session_id` (no copy of it as a key).
+    open: HashTable<Kept>,
+    /// When open sessions are due to be looked at: one `(time, sequence number, hash of
+    /// session_id)` per open session, earliest on top, with `time ≤ close_at`. An event that joins a
     /// session only delays its `close_at`, so the entry is not touched then: when it comes
     /// up, a session that closes later is put back at its `close_at`, and an entry whose
     /// session was closed already (its number no longer in `open`) is dropped.
-    closing: BinaryHeap<Reverse<(i64, u64, String)>>,
+    closing: BinaryHeap<Reverse<(i64, u64, u64)>>,
     next_seq: u64,
     /// `(end of close bucket, session)` of closed sessions a checkpoint may still undo.
     closed: Vec<(i64, Kept)>,
@@ -453,7 +464,8 @@ impl SessionState {
             rules,
             pending: BTreeMap::new(),
             pending_events: 0,
-            open: HashMap::default(),
+            hasher: FastHash::default(),
+            open: HashTable::new(),
             closing: BinaryHeap::new(),
             next_seq: 0,
             closed: Vec::new(),
@@ -524,16 +536,17 @@ impl SessionState {
             .peek()
             .is_some_and(|Reverse((due, _, _))| *due <= upto_ms)
         {
-            let Some(Reverse((_, seq, id))) = self.closing.pop() else {
+            let Some(Reverse((_, seq, hash))) = self.closing.pop() else {
                 break;
             };
-            let close_at = match self.open.get(&id) {
-                Some(k) if k.seq == seq => k.session.close_at(self.rules),
-                _ => continue, // closed when an event came after its gap
+            let close_at = match self.open.find(hash, |k| k.seq == seq) {
+                Some(k) => k.session.close_at(self.rules),
+                None => continue, // closed when an event came after its gap
             };
             if close_at > upto_ms {
-                self.closing.push(Reverse((close_at, seq, id)));
-            } else if let Some(k) = self.open.remove(&id) {
+                self.closing.push(Reverse((close_at, seq, hash)));
+            } else if let Ok(entry) = self.open.find_entry(hash, |k| k.seq == seq) {
+                let (k, _) = entry.remove();
                 self.close(k, close_at, &mut out);
             }
         }
@@ -543,17 +556,20 @@ impl SessionState {
 
     fn apply(&mut self, v: Visit, out: &mut Vec<Closed>) {
         let rules = self.rules;
-        if let Some(k) = self.open.get_mut(v.session_id()) {
+        let hash = self.hasher.hash_one(v.session_id());
+        let same_id = |k: &Kept| k.session.session_id == v.session_id();
+        if let Ok(entry) = self.open.find_entry(hash, same_id) {
+            let k = entry.get();
             if k.session.accepts(v.event_time_ms, rules) {
+                let k = entry.into_mut();
                 // Its entry in `closing` stays: `close_at` only moved later.
                 k.session.events.push(SessionEvent::of(&v));
                 k.changed = true;
                 return;
             }
             let before = k.session.close_at(rules);
-            if let Some(k) = self.open.remove(v.session_id()) {
-                self.close(k, before, out);
-            }
+            let (k, _) = entry.remove();
+            self.close(k, before, out);
         }
         self.insert_open(Session::new(&v));
     }
@@ -561,12 +577,12 @@ impl SessionState {
     /// Adds an open session and indexes it by its close time.
     fn insert_open(&mut self, s: Session) {
         let k = self.keep(s);
-        self.closing.push(Reverse((
-            k.session.close_at(self.rules),
-            k.seq,
-            k.session.session_id.clone(),
-        )));
-        self.open.insert(k.session.session_id.clone(), k);
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(&k.session.session_id);
+        self.closing
+            .push(Reverse((k.session.close_at(self.rules), k.seq, hash)));
+        self.open
+            .insert_unique(hash, k, |k| hasher.hash_one(&k.session.session_id));
     }
 
     /// `s` with the next sequence number, changed.
@@ -596,7 +612,7 @@ impl SessionState {
     /// checkpoint ([`Session::fold_before`]): a session then keeps a summary and the events
     /// since, so its size no longer grows with its age.
     pub fn fold_before(&mut self, checkpoint_ms: i64) {
-        for k in self.open.values_mut() {
+        for k in self.open.iter_mut() {
             k.session.fold_before(checkpoint_ms);
         }
     }
@@ -604,7 +620,7 @@ impl SessionState {
     /// Every session kept: the open ones and the closed ones a checkpoint may still undo.
     pub fn snapshot(&self) -> impl Iterator<Item = &Session> {
         self.open
-            .values()
+            .iter()
             .map(|k| &k.session)
             .chain(self.closed.iter().map(|(_, k)| &k.session))
     }
@@ -614,7 +630,7 @@ impl SessionState {
     /// not written must be followed by a full one.
     pub fn take_snapshot(&mut self, part: SnapshotPart) -> impl Iterator<Item = &Session> {
         self.open
-            .values_mut()
+            .iter_mut()
             .chain(self.closed.iter_mut().map(|(_, k)| k))
             .filter_map(move |k| {
                 let chosen = k.in_part(part);
