@@ -400,9 +400,9 @@ pub struct SessionState {
     /// Open sessions, found by the hash of their `session_id` (no copy of it as a key).
     open: HashTable<Kept>,
     /// When open sessions are due to be looked at: one `(time, sequence number, hash of
-    /// session_id)` per open session, earliest on top, with `time ≤ close_at`. An event that joins a
-    /// session only delays its `close_at`, so the entry is not touched then: when it comes
-    /// up, a session that closes later is put back at its `close_at`, and an entry whose
+    /// session_id)` per open session, earliest on top, with `time ≤ close_at`. An event that
+    /// joins a session only delays its `close_at`, so the entry is not touched then: when it
+    /// comes up, a session that closes later is put back at its `close_at`, and an entry whose
     /// session was closed already (its number no longer in `open`) is dropped.
     closing: BinaryHeap<Reverse<(i64, u64, u64)>>,
     next_seq: u64,
