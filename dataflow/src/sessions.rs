@@ -426,7 +426,8 @@ impl Kept {
         match part {
             SnapshotPart::Full => true,
             SnapshotPart::Changes { rotation, turn } => {
-                self.changed || self.seq % rotation.max(1) == turn % rotation.max(1)
+                let rotation = rotation.max(1);
+                self.changed || self.seq % rotation == turn % rotation
             }
         }
     }
@@ -489,7 +490,8 @@ impl SessionState {
             };
             let close_at = s.close_at(rules);
             if close_at > frontier_ms {
-                state.insert_open(s);
+                let hash = state.hasher.hash_one(&s.session_id);
+                state.insert_open(s, hash);
             } else {
                 let bucket_end = close_bucket(to_time(close_at - 1)).1;
                 if bucket_end > frontier_ms {
@@ -571,14 +573,14 @@ impl SessionState {
             let (k, _) = entry.remove();
             self.close(k, before, out);
         }
-        self.insert_open(Session::new(&v));
+        self.insert_open(Session::new(&v), hash);
     }
 
-    /// Adds an open session and indexes it by its close time.
-    fn insert_open(&mut self, s: Session) {
+    /// Adds an open session, `hash` being that of its `session_id` (`self.hasher`), and
+    /// indexes it by its close time.
+    fn insert_open(&mut self, s: Session, hash: u64) {
         let k = self.keep(s);
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(&k.session.session_id);
         self.closing
             .push(Reverse((k.session.close_at(self.rules), k.seq, hash)));
         self.open

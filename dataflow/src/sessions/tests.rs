@@ -28,12 +28,28 @@ fn visit(session: &str, t: i64, p: i32, o: i64, page: &str, kind: &str) -> Visit
     )
 }
 
-fn run(visits: Vec<Visit>, upto: i64) -> Vec<Closed> {
+/// A state holding `visits` pending.
+fn pending(visits: &[Visit]) -> SessionState {
     let mut state = SessionState::new(rules());
     for v in visits {
-        state.push(v);
+        state.push(v.clone());
     }
-    state.advance(upto)
+    state
+}
+
+fn run(visits: Vec<Visit>, upto: i64) -> Vec<Closed> {
+    pending(&visits).advance(upto)
+}
+
+/// What a run restored at `f` from `sessions` emits to the end: the sessions emitted again,
+/// then those the replay of `visits` from `f` on closes.
+fn resumed(f: i64, sessions: Vec<Session>, visits: &[Visit]) -> Vec<Closed> {
+    let (mut restored, mut rows) = SessionState::restore(rules(), f, sessions);
+    for v in visits.iter().filter(|v| v.event_time_ms >= f) {
+        restored.push(v.clone());
+    }
+    rows.append(&mut restored.advance(i64::MAX));
+    rows
 }
 
 #[test]
@@ -148,10 +164,7 @@ fn a_restored_snapshot_gives_the_state_at_the_checkpoint_frontier() {
     let all = run(visits.clone(), i64::MAX);
 
     // Interrupted at F = 60_000, from a snapshot taken later (at 60_500).
-    let mut state = SessionState::new(rules());
-    for v in visits.clone() {
-        state.push(v);
-    }
+    let mut state = pending(&visits);
     let mut before_crash = state.advance(60_500);
     let snapshot: Vec<Session> = state.snapshot().cloned().collect();
     let f = 60_000;
@@ -252,10 +265,7 @@ fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
     let all = run(visits.clone(), i64::MAX);
 
     let checkpoint = 60_000;
-    let mut state = SessionState::new(rules());
-    for v in visits.clone() {
-        state.push(v);
-    }
+    let mut state = pending(&visits);
     let before_crash = state.advance(60_250);
     state.fold_before(checkpoint);
     let folded: Vec<Session> = state.snapshot().cloned().collect();
@@ -283,11 +293,7 @@ fn folding_before_a_checkpoint_changes_no_row_and_no_restore_at_or_after_it() {
     for f in [checkpoint, 60_150] {
         let body = crate::session_store::encode(folded.iter(), 0).expect("encodes");
         let snapshot = crate::session_store::decode("snapshot", &body).expect("reads back");
-        let (mut restored, mut rows) = SessionState::restore(rules(), f, snapshot);
-        for v in visits.iter().filter(|v| v.event_time_ms >= f) {
-            restored.push(v.clone());
-        }
-        rows.append(&mut restored.advance(i64::MAX));
+        let rows = resumed(f, snapshot, &visits);
         // Recovery deletes every close bucket ending after `f` (here all of them): the
         // restored run emits again what the crashed one had closed in them.
         assert!(before_crash
@@ -318,10 +324,7 @@ fn parts_overlaid_on_the_files_they_need_restore_what_a_full_snapshot_restores()
         .collect();
     let all = run(visits.clone(), i64::MAX);
 
-    let mut state = SessionState::new(rules());
-    for v in visits.clone() {
-        state.push(v);
-    }
+    let mut state = pending(&visits);
     // (time, sessions written) of every snapshot, the first full.
     let mut files: Vec<(i64, Vec<Session>)> = Vec::new();
     let mut closed_before = Vec::new();
@@ -354,14 +357,7 @@ fn parts_overlaid_on_the_files_they_need_restore_what_a_full_snapshot_restores()
         let overlaid = crate::session_store::overlay(files[from..].iter().map(|(_, s)| s.clone()));
         let checkpoint = if j >= 2 { files[j - 2].0 } else { i64::MIN };
         for f in [at, (at - 150).max(checkpoint.max(1_400))] {
-            let restore = |sessions: Vec<Session>| {
-                let (mut restored, mut rows) = SessionState::restore(rules(), f, sessions);
-                for v in visits.iter().filter(|v| v.event_time_ms >= f) {
-                    restored.push(v.clone());
-                }
-                rows.append(&mut restored.advance(i64::MAX));
-                rows
-            };
+            let restore = |sessions: Vec<Session>| resumed(f, sessions, &visits);
             let from_full = restore(state.snapshot().cloned().collect());
             assert_eq!(
                 restore(overlaid.clone()),
