@@ -2,6 +2,10 @@
 //!
 //! The children get this process's arguments with `launch` replaced by `run --process I` (and
 //! the supervisor's own flags removed); their output goes to this process's stdout/stderr.
+//! Kafka properties never go on a child's command line, which every local user can read
+//! (`ps`): `-X` values are taken off and the properties `launch` read (from `-X`, else from
+//! `WA_KAFKA_PROPERTIES`) are handed to each child in its `WA_KAFKA_PROPERTIES`, escaped as
+//! `kafka-properties` reads them — the environment is readable by the same user only.
 //! When one child fails (exits non-zero or is killed), the others are killed: a timely cluster
 //! cannot continue without one of its processes. Then `launch` either exits with that failure
 //! or, with `--restart-on-failure`, starts the whole cluster again after a backoff — the
@@ -14,6 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use tokio::process::{Child, Command};
 use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use kafka_properties::KafkaProperties;
 
 use crate::config::LaunchArgs;
 use crate::pipeline::cluster_of;
@@ -32,8 +38,26 @@ const SUPERVISOR_FLAGS: [(&str, bool); 4] = [
     ("--restart-backoff-max", true),
 ];
 
-/// The child's argument list: ours without `launch` and the supervisor's flags, with
-/// `run --process I`.
+/// Flags that carry Kafka properties (`-X VALUE`, `-XVALUE`, `-X=VALUE`; the long form for
+/// the day `wa-dataflow` gets one): never passed on a child's command line.
+const KAFKA_PROPERTY_SHORT: &str = "-X";
+const KAFKA_PROPERTY_LONG: &str = "--kafka-property";
+
+/// Whether `arg` is a Kafka-property flag, and if so whether its value is the next argument.
+fn kafka_property_flag(arg: &str) -> Option<bool> {
+    if arg == KAFKA_PROPERTY_SHORT || arg == KAFKA_PROPERTY_LONG {
+        Some(true)
+    } else if arg.starts_with(KAFKA_PROPERTY_SHORT)
+        || arg.starts_with(&format!("{KAFKA_PROPERTY_LONG}="))
+    {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The child's argument list: ours without `launch`, the supervisor's flags and the Kafka
+/// properties (`-X`; see [`child_kafka_properties`]), with `run --process I`.
 fn child_args(ours: &[String], process: usize) -> Result<Vec<String>> {
     let mut args: Vec<String> = Vec::with_capacity(ours.len() + 3);
     let mut replaced = false;
@@ -45,6 +69,12 @@ fn child_args(ours: &[String], process: usize) -> Result<Vec<String>> {
         }
         if a == "--process" || a.starts_with("--process=") {
             bail!("launch starts every process itself; do not pass --process");
+        }
+        if let Some(value_follows) = kafka_property_flag(a) {
+            if value_follows {
+                rest.next();
+            }
+            continue;
         }
         if let Some(&(_, takes_value)) = SUPERVISOR_FLAGS
             .iter()
@@ -67,6 +97,14 @@ fn child_args(ours: &[String], process: usize) -> Result<Vec<String>> {
     ];
     out.extend(args);
     Ok(out)
+}
+
+/// The child's `WA_KAFKA_PROPERTIES`: every property `launch` read (from `-X`, which replaced
+/// the variable, or from the variable), escaped so the child reads the same pairs; `None`
+/// (the variable removed) when there are none.
+fn child_kafka_properties(properties: &[KafkaProperties]) -> Option<String> {
+    let encoded = kafka_properties::encode(properties);
+    (!encoded.is_empty()).then_some(encoded)
 }
 
 /// The wait before the next restart: `first`, doubling after each failure up to `max`; a
@@ -123,12 +161,18 @@ impl StopSignals {
 async fn run_cluster(
     exe: &std::path::Path,
     ours: &[String],
+    kafka: Option<&str>,
     processes: usize,
     signals: &mut StopSignals,
 ) -> Result<Ended> {
     let mut children: Vec<(usize, Child)> = Vec::new();
     for process in 0..processes {
-        let child = Command::new(exe)
+        let mut command = Command::new(exe);
+        match kafka {
+            Some(properties) => command.env(kafka_properties::ENV, properties),
+            None => command.env_remove(kafka_properties::ENV),
+        };
+        let child = command
             .args(child_args(ours, process)?)
             .env_remove("WA_PROCESS")
             .env(LAUNCHER_PID_ENV, std::process::id().to_string())
@@ -180,6 +224,7 @@ pub fn launch(args: LaunchArgs) -> Result<()> {
     let cluster = cluster_of(&args.run)?;
     let exe = std::env::current_exe().context("finding the wa-dataflow executable")?;
     let ours: Vec<String> = std::env::args().collect();
+    let kafka = child_kafka_properties(&args.run.kafka_properties);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -190,11 +235,18 @@ pub fn launch(args: LaunchArgs) -> Result<()> {
         let mut backoff: Option<Duration> = None;
         loop {
             let started = Instant::now();
-            let (process, status) =
-                match run_cluster(&exe, &ours, cluster.process_count(), &mut signals).await? {
-                    Ended::Finished | Ended::Stopped => return Ok(()),
-                    Ended::Failed { process, status } => (process, status),
-                };
+            let (process, status) = match run_cluster(
+                &exe,
+                &ours,
+                kafka.as_deref(),
+                cluster.process_count(),
+                &mut signals,
+            )
+            .await?
+            {
+                Ended::Finished | Ended::Stopped => return Ok(()),
+                Ended::Failed { process, status } => (process, status),
+            };
             if !args.restart_on_failure {
                 bail!("process {process} failed ({status}); stopped the others");
             }
@@ -250,6 +302,8 @@ pub fn watch_launcher() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Cli, Command as Subcommand};
+    use clap::Parser as _;
 
     #[test]
     fn backoff_doubles_to_a_cap_and_resets_after_a_healthy_run() {
@@ -312,5 +366,68 @@ mod tests {
             s(&["run", "--process", "0", "--topic", "t"])
         );
         assert!(child_args(&s(&["wa-dataflow", "run"]), 0).is_err());
+    }
+
+    #[test]
+    fn kafka_properties_stay_off_the_childrens_command_lines() {
+        let ours = s(&[
+            "wa-dataflow",
+            "launch",
+            "-X",
+            "sasl.password=hunter2",
+            "--topic",
+            "t",
+            "-Xsasl.username=alice",
+            "-X=ssl.key.password=k",
+            "--kafka-property",
+            "a=1",
+            "--kafka-property=b=2",
+            "--consumer-group",
+            "g",
+        ]);
+        let args = child_args(&ours, 0).unwrap();
+        assert_eq!(
+            args,
+            s(&[
+                "run",
+                "--process",
+                "0",
+                "--topic",
+                "t",
+                "--consumer-group",
+                "g"
+            ])
+        );
+        // The properties go to the children's environment instead, read back as given.
+        let cli = Cli::try_parse_from(&ours[..8]).unwrap();
+        let Some(Subcommand::Launch(launch)) = cli.command else {
+            panic!("launch expected")
+        };
+        let env = child_kafka_properties(&launch.run.kafka_properties).unwrap();
+        let read: KafkaProperties = env.parse().unwrap();
+        assert_eq!(
+            read.pairs(),
+            [
+                ("sasl.password".to_owned(), "hunter2".to_owned()),
+                ("sasl.username".to_owned(), "alice".to_owned()),
+                ("ssl.key.password".to_owned(), "k".to_owned()),
+            ]
+        );
+        // A value holding ';' or '\\' survives the trip.
+        let cli = Cli::try_parse_from([
+            "wa-dataflow",
+            "launch",
+            "-X",
+            r"sasl.password=a\;b\\c;acks=1",
+        ])
+        .unwrap();
+        let Some(Subcommand::Launch(launch)) = cli.command else {
+            panic!("launch expected")
+        };
+        let env = child_kafka_properties(&launch.run.kafka_properties).unwrap();
+        let read: KafkaProperties = env.parse().unwrap();
+        assert_eq!(read.pairs()[0].1, r"a;b\c");
+        assert_eq!(child_kafka_properties(&[]), None);
+        assert_eq!(child_kafka_properties(&[KafkaProperties::default()]), None);
     }
 }
