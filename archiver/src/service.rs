@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use kafka_properties::KafkaProperties;
+use kafka_properties::{AuthContext, AuthWatch, AuthenticationFailed};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
@@ -106,13 +107,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
     )
     .await?;
 
-    let consumer: Arc<StreamConsumer> = Arc::new(
+    let auth = AuthWatch::new(&args.common.kafka_brokers);
+    let consumer: Arc<StreamConsumer<AuthContext>> = Arc::new(
         consumer_config(
             &args.common.kafka_brokers,
             &args.consumer_group,
             &args.common.kafka_properties,
         )
-        .create()
+        .create_with_context(AuthContext::new(auth.clone()))
         .context("creating the Kafka consumer")?,
     );
     let mut partitions = assign(&consumer, &args.topic, &plan).await?;
@@ -147,6 +149,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
                     Ok(m) => m,
                     Err(e) => {
                         metrics::counter!("wa_archiver_consumer_errors_total").increment(1);
+                        // Kafka refused our credentials: librdkafka would retry for ever.
+                        auth.check()?;
                         warn!(error = %e, "Kafka consumer error");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
@@ -211,11 +215,17 @@ pub async fn run(args: RunArgs) -> Result<()> {
 }
 
 /// Assigns every partition of `topic` at its resume offset; returns the partition ids.
-async fn assign(consumer: &StreamConsumer, topic: &str, plan: &RecoveryPlan) -> Result<Vec<i32>> {
+/// Kafka refusing our credentials ends the wait for the topic at once.
+async fn assign(
+    consumer: &StreamConsumer<AuthContext>,
+    topic: &str,
+    plan: &RecoveryPlan,
+) -> Result<Vec<i32>> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let partitions = loop {
+        // Short requests: one waits its whole timeout for a broker it can use.
         let metadata = tokio::task::block_in_place(|| {
-            consumer.fetch_metadata(Some(topic), Duration::from_secs(10))
+            consumer.fetch_metadata(Some(topic), Duration::from_secs(2))
         });
         let found = metadata.ok().and_then(|m| {
             m.topics()
@@ -225,12 +235,13 @@ async fn assign(consumer: &StreamConsumer, topic: &str, plan: &RecoveryPlan) -> 
         });
         match found {
             Some(p) if !p.is_empty() => break p,
-            _ if Instant::now() > deadline => {
-                bail!("topic {topic} not found (or has no partitions)")
-            }
             _ => {
+                if Instant::now() > deadline {
+                    consumer.context().watch().check()?;
+                    bail!("topic {topic} not found (or has no partitions)")
+                }
                 warn!(%topic, "topic metadata not available yet, retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                serve_events(consumer, Duration::from_secs(1)).await?;
             }
         }
     };
@@ -251,11 +262,28 @@ async fn assign(consumer: &StreamConsumer, topic: &str, plan: &RecoveryPlan) -> 
     Ok(partitions)
 }
 
+/// Waits `pause` serving the consumer's events (before the assignment there are no records,
+/// only errors, logs and statistics), so that its context sees an authentication failure;
+/// fails as soon as it does.
+async fn serve_events(
+    consumer: &StreamConsumer<AuthContext>,
+    pause: Duration,
+) -> Result<(), AuthenticationFailed> {
+    let watch = consumer.context().watch();
+    let _ = tokio::time::timeout(pause, async {
+        while !watch.failed() {
+            let _ = consumer.recv().await;
+        }
+    })
+    .await;
+    watch.check()
+}
+
 struct State {
     buffer: Buffer,
     archive: Archive,
     catalog: Catalog,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<AuthContext>>,
     topic: String,
     codec: Codec,
     /// Whether a lag measurement is in flight.

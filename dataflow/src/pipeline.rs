@@ -74,12 +74,19 @@ pub fn kafka_config(args: &RunArgs) -> ClientConfig {
     c
 }
 
-/// Partitions of `topic`, waiting up to `timeout` for it to exist.
+/// Partitions of `topic`, waiting up to `timeout` for it to exist. Kafka refusing our
+/// credentials ends the wait at once with [`kafka_properties::AuthenticationFailed`]
+/// (librdkafka would retry it for ever).
 fn partition_count(config: &ClientConfig, topic: &str, timeout: Duration) -> Result<usize> {
-    let consumer: BaseConsumer = config.create().context("creating a Kafka client")?;
+    let brokers = config.get("bootstrap.servers").unwrap_or_default();
+    let auth = kafka_properties::AuthWatch::new(brokers);
+    let consumer: BaseConsumer<kafka_properties::AuthContext> = config
+        .create_with_context(kafka_properties::AuthContext::new(auth.clone()))
+        .context("creating a Kafka client")?;
     let deadline = std::time::Instant::now() + timeout;
     loop {
-        let last = match consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) {
+        // Short requests: one waits its whole timeout for a broker it can use.
+        let last = match consumer.fetch_metadata(Some(topic), Duration::from_secs(2)) {
             Ok(md) => match md.topics().iter().find(|t| t.name() == topic) {
                 Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
                     return Ok(t.partitions().len())
@@ -90,10 +97,21 @@ fn partition_count(config: &ClientConfig, topic: &str, timeout: Duration) -> Res
             Err(e) => format!("cannot reach Kafka: {e}"),
         };
         if std::time::Instant::now() >= deadline {
+            auth.check()?;
             bail!("{last} (waited {timeout:?}); create the topic or check --kafka-brokers");
         }
         tracing::info!("{last}; waiting");
-        std::thread::sleep(Duration::from_secs(2));
+        // Waits 2 s serving the client's events (nothing is assigned: no records come, only
+        // errors, logs and statistics), so that its context sees an authentication failure.
+        let pause = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            auth.check()?;
+            let left = pause.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            consumer.poll(left);
+        }
     }
 }
 

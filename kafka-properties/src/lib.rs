@@ -41,6 +41,9 @@ use std::str::FromStr;
 
 use rdkafka::ClientConfig;
 
+mod auth;
+pub use auth::{is_authentication_failure, AuthContext, AuthWatch, AuthenticationFailed};
+
 /// The environment variable every program reads its librdkafka properties from when no `-X`
 /// is given.
 pub const ENV: &str = "WA_KAFKA_PROPERTIES";

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use events::WebEvent;
-use kafka_properties::KafkaProperties;
+use kafka_properties::{AuthWatch, KafkaProperties};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
@@ -39,7 +40,8 @@ pub struct KafkaArgs {
     /// Extra librdkafka producer properties `KEY=VALUE[;KEY=VALUE…]` (repeatable), e.g.
     /// `-X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512`. Applied after our
     /// settings, so they override them. Several in one value, here or in the environment, are
-    /// separated by `;`.
+    /// separated by `;`; `\;` is a `;` inside a value and `\\` a `\`. Give secrets in the
+    /// environment: a command line is visible to every user.
     #[arg(
         short = 'X',
         long = "kafka-property",
@@ -69,12 +71,19 @@ impl DeliveryCounter {
     }
 }
 
-/// The librdkafka client context: delivery reports go to a [`DeliveryCounter`] and metrics.
+/// The librdkafka client context: delivery reports go to a [`DeliveryCounter`] and metrics;
+/// an authentication failure is recorded in an [`AuthWatch`] (and logged, like every error).
 pub struct DeliveryReports {
     counter: Arc<DeliveryCounter>,
+    auth: Arc<AuthWatch>,
 }
 
-impl ClientContext for DeliveryReports {}
+impl ClientContext for DeliveryReports {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.auth.observe(&error, reason);
+        DefaultClientContext.error(error, reason);
+    }
+}
 
 impl ProducerContext for DeliveryReports {
     type DeliveryOpaque = ();
@@ -103,6 +112,8 @@ pub struct EventProducer {
     producer: ThreadedProducer<DeliveryReports>,
     topic: String,
     counter: Arc<DeliveryCounter>,
+    /// Kafka refused our credentials (recorded by the polling thread's context).
+    auth: Arc<AuthWatch>,
     /// `message.timeout.ms` as configured (librdkafka's default 300 s unless overridden):
     /// the longest librdkafka keeps a record before it reports it failed.
     message_timeout: Duration,
@@ -147,16 +158,19 @@ impl EventProducer {
             .set("partitioner", "murmur2_random");
         kafka_properties::apply(&mut config, &args.properties);
         let counter = Arc::new(DeliveryCounter::default());
+        let auth = AuthWatch::new(&args.brokers);
         let message_timeout = message_timeout(&config)?;
         let producer = config
             .create_with_context(DeliveryReports {
                 counter: counter.clone(),
+                auth: auth.clone(),
             })
             .context("creating the Kafka producer")?;
         Ok(EventProducer {
             producer,
             topic: args.topic.clone(),
             counter,
+            auth,
             message_timeout,
         })
     }
@@ -166,13 +180,33 @@ impl EventProducer {
     /// report a missing topic as delivery failures, after `message.timeout.ms`.
     ///
     /// # Errors
-    /// When no broker answers within `timeout`, or the topic does not exist.
+    /// When no broker answers within `timeout`, the topic does not exist, or Kafka refused
+    /// our credentials ([`kafka_properties::AuthenticationFailed`], as soon as it is reported).
     pub fn check_topic(&self, timeout: Duration) -> Result<usize> {
-        let metadata = self
-            .producer
-            .client()
-            .fetch_metadata(Some(&self.topic), timeout)
-            .with_context(|| format!("asking Kafka for the metadata of topic {}", self.topic))?;
+        let deadline = Instant::now() + timeout;
+        // Asked in short requests: librdkafka retries a refused authentication forever, and
+        // a request waits its whole timeout for a broker it can use.
+        let metadata = loop {
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1));
+            match self
+                .producer
+                .client()
+                .fetch_metadata(Some(&self.topic), wait)
+            {
+                Ok(metadata) => break metadata,
+                Err(error) => {
+                    self.auth.check()?;
+                    if Instant::now() >= deadline {
+                        return Err(error).with_context(|| {
+                            format!("asking Kafka for the metadata of topic {}", self.topic)
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        };
         match metadata.topics().iter().find(|t| t.name() == self.topic) {
             Some(topic) if topic.error().is_none() && !topic.partitions().is_empty() => {
                 Ok(topic.partitions().len())
