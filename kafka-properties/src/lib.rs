@@ -124,7 +124,7 @@ impl fmt::Display for KafkaProperties {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
     "entry {position} of the property list{} {problem}; entries are KEY=VALUE separated by \
-     ';' (write a ';' inside a value as '\\;' and a '\\' before it as '\\\\')",
+     ';' (inside a value, write ';' as '\\;' and '\\' as '\\\\')",
     after.as_ref().map(|key| format!(" (after {key})")).unwrap_or_default()
 )]
 pub struct PropertyError {
@@ -275,6 +275,10 @@ impl clap::builder::TypedValueParser for KafkaPropertiesParser {
         value: &OsStr,
     ) -> Result<KafkaProperties, clap::Error> {
         let flag = arg.map_or_else(|| "-X".to_owned(), ToString::to_string);
+        let env = arg
+            .and_then(clap::Arg::get_env)
+            .map(|env| format!(" (or {})", env.to_string_lossy()))
+            .unwrap_or_default();
         let problem = match value.to_str() {
             None => "it is not valid UTF-8".to_owned(),
             Some(text) => match text.parse::<KafkaProperties>() {
@@ -284,7 +288,7 @@ impl clap::builder::TypedValueParser for KafkaPropertiesParser {
         };
         Err(clap::Error::raw(
             clap::error::ErrorKind::ValueValidation,
-            format!("invalid value for '{flag}' (or {ENV}): {problem}\n"),
+            format!("invalid value for '{flag}'{env}: {problem}"),
         )
         .format(&mut cmd.clone()))
     }
@@ -502,6 +506,7 @@ mod tests {
             .to_string();
         assert!(!err.contains("ter2") && !err.contains("hun"), "{err}");
         assert!(err.contains("-X") && err.contains("entry 2"), "{err}");
+        assert!(err.contains("(or WA_KAFKA_PROPERTIES_UNIT_TEST)"), "{err}");
     }
 
     #[test]
