@@ -73,7 +73,8 @@ pub struct CommonArgs {
     pub archive_root: String,
     /// librdkafka properties passed through as is, applied after ours (repeatable; e.g.
     /// `-X security.protocol=SASL_SSL`). Several in one value, here or in the environment, are
-    /// separated by `;` (`debug=broker,topic;linger.ms=5`).
+    /// separated by `;` (`debug=broker,topic;linger.ms=5`); `\;` is a `;` inside a value and
+    /// `\\` a `\`. Give secrets in the environment: a command line is visible to every user.
     #[arg(
         short = 'X',
         value_name = "KEY=VALUE[;…]",

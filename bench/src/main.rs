@@ -36,7 +36,8 @@ enum Command {
         /// Also parse and validate every value (`events::parse`).
         #[arg(long)]
         parse: bool,
-        /// librdkafka properties `KEY=VALUE[;KEY=VALUE…]` (repeatable), applied after ours.
+        /// librdkafka properties `KEY=VALUE[;KEY=VALUE…]` (repeatable), applied after ours;
+        /// `\;` is a `;` inside a value and `\\` a `\`.
         #[arg(short = 'X', value_name = "KEY=VALUE[;…]")]
         properties: Vec<KafkaProperties>,
     },
