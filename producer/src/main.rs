@@ -3,7 +3,8 @@
 //! - `simulate` ([`simulate`]): seeded, reproducible traffic from the [`generator`] model
 //!   (users, sessions, Zipf page popularity, out-of-order and late events for testing).
 //! - `serve` ([`serve`]): the HTTP collector for real browser beacons (`POST /collect`,
-//!   `GET /collect.js`, `/health`, `/metrics`).
+//!   `GET /collect.js`, `/health`; `/metrics` on its own address), under the connection
+//!   limits of [`limits`].
 //!
 //! Both publish each event's wire form ([`events::WebEvent::to_json`]) keyed by `session_id`
 //! through one idempotent Kafka producer ([`kafka`]), with the record timestamp set to the
@@ -18,6 +19,7 @@
 mod batch;
 mod generator;
 mod kafka;
+mod limits;
 mod serve;
 mod simulate;
 mod skew;

@@ -24,6 +24,7 @@
 //! Must never: mock a service, or pass when a service is missing.
 
 mod bin;
+mod collector;
 pub mod corpus;
 pub mod dataflow;
 mod hive_sql;
@@ -35,6 +36,7 @@ mod stack;
 pub mod web;
 
 pub use bin::binary;
+pub use collector::{free_port, Collector};
 pub use hive_sql::{Column, ResultSet};
 pub use kafka::{create_topic, kafka_config, read_topic};
 pub use orc_tools::{DataRow, FileMeta, OrcTools};

@@ -241,6 +241,7 @@ fn real_browsers_resends_and_wrong_clocks_land_once_in_the_right_tables() {
         Command::new(binary("wa-producer").unwrap())
             .args(["serve", "--brokers", &s.kafka_brokers, "--topic", &topic])
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--metrics-addr", "127.0.0.1:0"])
             .stdout(Stdio::null()),
     );
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -15,16 +15,15 @@
 #![allow(clippy::unwrap_used)] // a test fails by panicking
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, Timestamp};
 use rdkafka::{Offset, TopicPartitionList};
 use reqwest::StatusCode;
-use wa_tests::{binary, create_topic, kafka_config, stack, unique_name, Stack};
+use wa_tests::{binary, create_topic, kafka_config, stack, unique_name, Collector, Stack};
 
 /// A Kafka record as the tests compare it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -363,59 +362,6 @@ async fn late_events_follow_the_documented_rule_and_reach_kafka_with_their_time(
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A `wa-producer serve` process, killed when dropped.
-struct Collector {
-    child: Child,
-    base: String,
-}
-
-impl Collector {
-    async fn start(brokers: &str, topic: &str, extra: &[&str]) -> Collector {
-        let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let child = Command::new(binary("wa-producer").unwrap())
-            .args(["serve", "--brokers", brokers, "--topic", topic])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut collector = Collector {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            collector.assert_running();
-            if let Ok(response) = reqwest::get(format!("{}/health", collector.base)).await {
-                if response.status() == StatusCode::OK {
-                    return collector;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "collector not healthy after 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("collector exited: {status}");
-        }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 fn event(n: u32) -> String {
@@ -450,7 +396,9 @@ async fn collector_answers_bad_requests_and_stays_up() {
     let _claim = s.shared();
     let topic = unique_name("producer_collect");
     create_topic(s, &topic, 2).await.unwrap();
-    let mut c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let mut c = Collector::start(&s.kafka_brokers, &topic, &[])
+        .await
+        .unwrap();
     let client = reqwest::Client::new();
     let began = now_ms();
 
@@ -575,7 +523,10 @@ async fn collector_answers_bad_requests_and_stays_up() {
         .unwrap();
     assert!(preflight.status().is_success());
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    let metrics = reqwest::get(format!("{}/metrics", c.base))
+    // Metrics are for operators, on their own address, not on the public port.
+    let public = reqwest::get(format!("{}/metrics", c.base)).await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let metrics = reqwest::get(format!("{}/metrics", c.operators))
         .await
         .unwrap()
         .text()
@@ -624,7 +575,9 @@ async fn collector_timestamps_records_with_the_receipt_time_even_for_far_future_
     let _claim = s.shared();
     let topic = unique_name("producer_future");
     create_topic(s, &topic, 1).await.unwrap();
-    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let c = Collector::start(&s.kafka_brokers, &topic, &[])
+        .await
+        .unwrap();
     let client = reqwest::Client::new();
     // 2038-01-19T03:14:08Z (one second past 32-bit time), and one day ahead of now: Kafka
     // refuses record timestamps more than 1 h ahead (log.message.timestamp.after.max.ms), so
@@ -680,7 +633,8 @@ async fn collector_answers_503_with_retry_after_when_the_kafka_queue_is_full() {
         "unreachable",
         &["-X", "queue.buffering.max.messages=2"],
     )
-    .await;
+    .await
+    .unwrap();
     let client = reqwest::Client::new();
     let ndjson: String = (1..=5).map(|n| event(n) + "\n").collect();
     let (status, body, retry_after) = post(&client, &c, ndjson).await;
@@ -780,7 +734,9 @@ async fn headless_chromium_sends_beacons_that_reach_kafka() {
     let _claim = s.shared();
     let topic = unique_name("producer_browser");
     create_topic(s, &topic, 1).await.unwrap();
-    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let c = Collector::start(&s.kafka_brokers, &topic, &[])
+        .await
+        .unwrap();
     let run = browse(s, &c, &topic, &[], 3).await;
     assert!(
         run.user_agent.contains("Chrome/") && run.user_agent.contains("Linux"),
@@ -821,7 +777,9 @@ async fn a_browser_clock_three_days_ahead_is_corrected_at_the_collector() {
     let _claim = s.shared();
     let topic = unique_name("producer_skew");
     create_topic(s, &topic, 1).await.unwrap();
-    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let c = Collector::start(&s.kafka_brokers, &topic, &[])
+        .await
+        .unwrap();
     let run = browse(
         s,
         &c,
@@ -865,7 +823,9 @@ async fn a_beacon_re_sent_after_a_lost_response_keeps_its_event_id() {
     let _claim = s.shared();
     let topic = unique_name("producer_resend");
     create_topic(s, &topic, 1).await.unwrap();
-    let c = Collector::start(&s.kafka_brokers, &topic, &[]).await;
+    let c = Collector::start(&s.kafka_brokers, &topic, &[])
+        .await
+        .unwrap();
     // The first fetch (the page_view) reaches the collector, but its response is lost:
     // collect.js sends it again 1 s later.
     let run = browse(s, &c, &topic, &["--lose-first-response"], 4).await;
