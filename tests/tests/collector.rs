@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wa_tests::{create_topic, read_topic, stack, unique_name, Collector};
+use wa_tests::{create_topic, read_topic, stack, unique_name, Collector, Stack};
 
 /// The collector's timeouts in the abuse test (idle, head and body alike).
 const TIMEOUT: Duration = Duration::from_secs(6);
@@ -112,6 +112,18 @@ async fn stay_silent(addr: String) -> Option<Duration> {
         .await
         .ok()?;
     Some(connected.elapsed())
+}
+
+/// The `event_id` of every record on `topic`.
+fn event_ids_on(s: &Stack, topic: &str) -> BTreeSet<String> {
+    read_topic(s, topic)
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let event: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+            event["event_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
 }
 
 /// The value of the Prometheus series `series` (exact label text) in `metrics`, 0 if absent.
@@ -242,14 +254,7 @@ async fn slow_and_stalled_clients_are_cut_off_while_beacons_are_answered() {
     assert_eq!(cut("body"), 200.0, "{metrics}");
     assert!(cut("idle") >= 10.0, "{metrics}");
 
-    let ids: BTreeSet<String> = read_topic(s, &topic)
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let event: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
-            event["event_id"].as_str().unwrap().to_owned()
-        })
-        .collect();
+    let ids: BTreeSet<String> = event_ids_on(s, &topic);
     let expected: BTreeSet<String> = (0..1000).map(|n| format!("good-{n}")).collect();
     assert_eq!(ids, expected);
 }
@@ -373,14 +378,7 @@ async fn sigterm_under_load_loses_no_answered_beacon() {
         "only {} beacons answered in 3 s",
         answered.len()
     );
-    let on_topic: BTreeSet<String> = read_topic(s, &topic)
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let event: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
-            event["event_id"].as_str().unwrap().to_owned()
-        })
-        .collect();
+    let on_topic: BTreeSet<String> = event_ids_on(s, &topic);
     let lost: Vec<_> = answered.difference(&on_topic).collect();
     assert!(
         lost.is_empty(),
