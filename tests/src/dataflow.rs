@@ -65,6 +65,11 @@ pub struct DataflowOptions {
     pub launcher: Launcher,
     /// More flags, appended last (e.g. `["--compression", "none"]`).
     pub extra_args: Vec<String>,
+    /// `--kafka-brokers`; `None`: the stack's PLAINTEXT listener.
+    pub kafka_brokers: Option<String>,
+    /// Environment variables of every process, e.g. `WA_KAFKA_PROPERTIES` (which keeps
+    /// secrets off command lines); set after the test's own `WA_*` variables are removed.
+    pub env: Vec<(String, String)>,
 }
 
 impl DataflowOptions {
@@ -91,6 +96,8 @@ impl DataflowOptions {
             max_session_duration: None,
             launcher: Launcher::Launch,
             extra_args: Vec::new(),
+            kafka_brokers: None,
+            env: Vec::new(),
         }
     }
 
@@ -242,6 +249,7 @@ impl Dataflow {
                     command.env_remove(key);
                 }
             }
+            command.envs(options.env.iter().map(|(k, v)| (k, v)));
             if std::env::var_os("RUST_LOG").is_none() {
                 command.env("RUST_LOG", "info");
             }
@@ -492,7 +500,10 @@ fn run_args(
         "--workers-file".into(),
         workers_file.display().to_string(),
         "--kafka-brokers".into(),
-        stack.kafka_brokers.clone(),
+        options
+            .kafka_brokers
+            .clone()
+            .unwrap_or_else(|| stack.kafka_brokers.clone()),
         "--topic".into(),
         options.topic.clone(),
         "--consumer-group".into(),
