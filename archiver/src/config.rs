@@ -75,6 +75,7 @@ pub struct CommonArgs {
     /// `-X security.protocol=SASL_SSL`). Several in one value, here or in the environment, are
     /// separated by `;` (`debug=broker,topic;linger.ms=5`); `\;` is a `;` inside a value and
     /// `\\` a `\`. Give secrets in the environment: a command line is visible to every user.
+    /// `-X` replaces the environment variable, it does not add to it.
     #[arg(
         short = 'X',
         value_name = "KEY=VALUE[;…]",

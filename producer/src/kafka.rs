@@ -41,7 +41,8 @@ pub struct KafkaArgs {
     /// `-X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-512`. Applied after our
     /// settings, so they override them. Several in one value, here or in the environment, are
     /// separated by `;`; `\;` is a `;` inside a value and `\\` a `\`. Give secrets in the
-    /// environment: a command line is visible to every user.
+    /// environment: a command line is visible to every user. `-X` replaces the environment
+    /// variable, it does not add to it.
     #[arg(
         short = 'X',
         long = "kafka-property",
