@@ -126,6 +126,17 @@ fn event_ids_on(s: &Stack, topic: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// The collector's `wa_producer_connections_open` gauge (public connections only).
+async fn open_connections(c: &Collector) -> f64 {
+    let metrics = reqwest::get(format!("{}/metrics", c.operators))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metric(&metrics, "wa_producer_connections_open")
+}
+
 /// The value of the Prometheus series `series` (exact label text) in `metrics`, 0 if absent.
 fn metric(metrics: &str, series: &str) -> f64 {
     metrics
@@ -268,17 +279,33 @@ async fn connections_beyond_the_limit_are_closed_at_once_and_big_heads_refused()
     let c = Collector::start(
         &s.kafka_brokers,
         &topic,
-        &["--max-connections", "20", "--idle-timeout", "3s"],
+        &["--max-connections", "20", "--idle-timeout", "20s"],
     )
     .await
     .unwrap();
     let addr = address(&c.base);
-    let mut held = Vec::new();
-    for _ in 0..20 {
-        held.push(TcpStream::connect(&addr).await.unwrap());
+    // The start-up health check's connection must be gone before the 20 slots are taken.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open_connections(&c).await > 0.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the health check's connection still open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Give the collector time to accept them all.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut held = Vec::new();
+    for n in 0..20 {
+        // Each held connection is answered once, so it is known to hold a slot.
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(format!("GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 12];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200", "held connection {n}");
+        held.push(stream);
+    }
     let mut extra = TcpStream::connect(&addr).await.unwrap();
     let closed_in = tokio::time::timeout(Duration::from_secs(1), read_to_close(&mut extra))
         .await
