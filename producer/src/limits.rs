@@ -37,7 +37,7 @@ use axum::http::{HeaderValue, Request, Response, StatusCode};
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -191,10 +191,9 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
-    // Our watchdog times the head (hyper's own timer would also run while a connection
-    // waits between requests, with one limit for both).
-    http.timer(TokioTimer::new())
-        .header_read_timeout(None)
+    // Our watchdog times the head (hyper's own head timer would also run while a connection
+    // waits between requests, with one limit for both), so hyper needs no timer.
+    http.header_read_timeout(None)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .max_header_size(limits.max_header_bytes);
     let service = TowerToHyperService::new(router);
