@@ -131,7 +131,8 @@
       legend: { live: true },
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { ...axis },
+        // 24-hour UTC clock times under the ticks.
+        { ...axis, values: (u, splits) => splits.map((v) => clock(v * 1000)) },
         { ...axis, size: 56, values: (u, splits) => splits.map((v) => integer.format(v)) },
       ],
       series: [
