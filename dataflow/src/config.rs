@@ -171,6 +171,20 @@ pub struct RunArgs {
     /// How often the one-line status is printed to stderr (0 = never).
     #[arg(long, env = "WA_STATUS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
     pub status_interval: Duration,
+    /// Kafka topic of the results feed: every final row of `page_analytics`,
+    /// `visitor_analytics` and `sessions`, published once a checkpoint covers it (process 0
+    /// creates it when missing: 1 partition, compacted, 7 days). `<--topic>_results` when
+    /// omitted.
+    #[arg(long, env = "WA_RESULTS_TOPIC")]
+    pub results_topic: Option<String>,
+    /// Publish no results feed.
+    #[arg(long, env = "WA_NO_RESULTS_FEED")]
+    pub no_results_feed: bool,
+    /// With `--stop-at-watermark`: how long the run waits for the results feed to publish
+    /// through the last checkpoint before it ends anyway (the next run re-sends from where the
+    /// feed stopped).
+    #[arg(long, env = "WA_RESULTS_DRAIN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub results_drain_timeout: Duration,
     /// Stop once every partition's watermark has passed this time (UTC, RFC 3339) and all
     /// windows before it are committed. For tests and backfills; runs forever when omitted.
     #[arg(long, env = "WA_STOP_AT_WATERMARK")]
@@ -253,6 +267,13 @@ impl RunArgs {
         })
     }
 
+    /// The results feed's topic: `--results-topic`, else `<--topic>_results`.
+    pub fn results_topic(&self) -> String {
+        self.results_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}_results", self.topic))
+    }
+
     /// The Hive layer's configuration from these flags.
     pub fn hive_config(&self) -> hive::HiveConfig {
         hive::HiveConfig {
@@ -295,6 +316,9 @@ mod tests {
     #[test]
     fn defaults_parse() {
         let cli = Cli::try_parse_from(["wa-dataflow"]).unwrap();
+        assert_eq!(cli.run.results_topic(), "web_analytics_results");
+        assert!(!cli.run.no_results_feed);
+        assert_eq!(cli.run.results_drain_timeout, Duration::from_secs(30));
         let spec = cli.run.window_spec().unwrap();
         assert_eq!((spec.size_ms(), spec.slide_ms()), (60_000, 60_000));
         let cli = Cli::try_parse_from([

@@ -14,7 +14,10 @@
 //!
 //! After each checkpoint it also reports the read offsets to the Kafka consumer group (lag
 //! monitoring only) and has the [`DayMarker`] write `_SUCCESS` into every `dt` partition the
-//! checkpoint proves complete (and, at start-up, those the restored checkpoint proves).
+//! checkpoint proves complete (and, at start-up, those the restored checkpoint proves), and
+//! hands its frontier to the results [`Feed`], which publishes the groups it made final. A
+//! run that reached its stop watermark ends only once the feed has published through the
+//! last checkpoint, or after `--results-drain-timeout`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -30,6 +33,7 @@ use timely::dataflow::{Scope, Stream};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, CutReport, PartitionCut};
 use crate::days::{DayMarker, DayRules};
+use crate::feed::task::{Feed, FeedSettings};
 use crate::source::to_time;
 use crate::status::{format_ms, Status};
 use crate::watermark::PartitionWatermark;
@@ -57,6 +61,8 @@ pub struct CoordinatorSettings {
     pub runtime: tokio::runtime::Handle,
     /// The process's status figures.
     pub status: Arc<Status>,
+    /// The results feed (process 0, unless `--no-results-feed`).
+    pub feed: Option<FeedSettings>,
 }
 
 struct Writing {
@@ -128,6 +134,16 @@ pub fn coordinator<'scope>(
                 // (a crash between checkpoint and marker, or a run that did not write them).
                 days.checkpoint_written(restored.frontier_ms);
             }
+            let mut feed = if is_leader {
+                s.feed.clone().map(|f| Feed::start(f, &s.runtime))
+            } else {
+                None
+            };
+            if let (Some(feed), Some(restored)) = (feed.as_mut(), &s.restored) {
+                // Groups the restored checkpoint made final that the feed may not have
+                // published yet (it re-sends from its stored frontier).
+                feed.checkpoint_written(restored.frontier_ms, &restored.written_at);
+            }
             let mut capability = if is_leader {
                 let mut c = capability;
                 c.downgrade(&to_time(last_frontier));
@@ -196,6 +212,12 @@ pub fn coordinator<'scope>(
                                 if let Some(days) = days.as_mut() {
                                     days.checkpoint_written(done.checkpoint.frontier_ms);
                                 }
+                                if let Some(feed) = feed.as_mut() {
+                                    feed.checkpoint_written(
+                                        done.checkpoint.frontier_ms,
+                                        &done.checkpoint.written_at,
+                                    );
+                                }
                             }
                             Err(e) => {
                                 w.attempts += 1;
@@ -237,8 +259,9 @@ pub fn coordinator<'scope>(
 
                 // Every source has finished (stop watermark reached), the window sink has
                 // committed its last window, the last checkpoint (at the stop watermark) is
-                // written and its days are marked: release the output, letting the dataflow
-                // complete. (Without waiting for the sink, a checkpoint taken on the final cuts
+                // written, its days are marked and the results feed has published through it
+                // (or `--results-drain-timeout` passed): release the output, letting the
+                // dataflow complete. (Without waiting for the sink, a checkpoint taken on the final cuts
                 // while the last windows were still being committed would end the run with a
                 // frontier short of the stop watermark.)
                 if cuts_frontier.is_empty()
@@ -247,6 +270,7 @@ pub fn coordinator<'scope>(
                     && !fresh_cuts
                     && frontier <= last_frontier
                     && days.as_mut().is_none_or(DayMarker::is_idle)
+                    && feed.as_mut().is_none_or(Feed::is_drained)
                 {
                     capability = None;
                     return;
@@ -264,6 +288,8 @@ fn after_checkpoint(
 ) {
     metrics::counter!("wa_dataflow_checkpoints_total").increment(1);
     metrics::gauge!("wa_dataflow_checkpoint_frontier_ms").set(checkpoint.frontier_ms as f64);
+    let written_ms = chrono::Utc::now().timestamp_millis();
+    metrics::gauge!("wa_dataflow_checkpoint_written_ms").set(written_ms as f64);
     s.status
         .checkpoint_frontier_ms
         .store(checkpoint.frontier_ms, Ordering::Relaxed);

@@ -25,6 +25,7 @@
 //! - [`sink`], [`results`]: final rows → ORC files, one writer per window or close bucket.
 //! - [`checkpoint`], [`coordinator`], [`recovery`]: exactly once across restarts.
 //! - [`days`]: `_SUCCESS` markers for the days a checkpoint proves complete.
+//! - [`feed`]: the results feed — rows of groups a checkpoint made final, to Kafka.
 //! - [`pipeline`], [`launch`], [`config`], [`status`]: the process, the launcher, the command
 //!   line, metrics and the status line.
 
@@ -34,6 +35,7 @@ pub mod config;
 pub mod coordinator;
 pub mod days;
 pub mod dedup;
+pub mod feed;
 pub mod idle;
 pub mod launch;
 pub mod partition;

@@ -258,6 +258,27 @@ pub fn run(args: RunArgs) -> Result<()> {
         snapshot_interval: args.roll_interval,
         runtime: runtime.handle().clone(),
     };
+    let feed = (process == 0 && !args.no_results_feed).then(|| {
+        let results_topic = args.results_topic();
+        let mut producer = crate::feed::task::producer_config(&args.kafka_brokers);
+        kafka_properties::apply(&mut producer, &args.kafka_properties);
+        tracing::info!(results_topic = %results_topic, "publishing the results feed");
+        crate::feed::task::FeedSettings {
+            store: crate::feed::task::FeedStore::new(
+                tables.hdfs().clone(),
+                tables.config().write_retry,
+                &args.checkpoint_dir,
+                &args.topic,
+                &results_topic,
+            ),
+            results_topic,
+            producer,
+            tables: tables.clone(),
+            window_size_ms: window.size_ms(),
+            max_session_ms: session_rules.max_duration_ms,
+            drain_timeout: args.results_drain_timeout,
+        }
+    });
     let coordinator_settings = CoordinatorSettings {
         topic,
         store,
@@ -272,6 +293,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         tables: tables.clone(),
         runtime: runtime.handle().clone(),
         status,
+        feed,
     };
 
     let guards = timely::execute(timely_config, move |worker| {

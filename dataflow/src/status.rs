@@ -15,6 +15,10 @@
 //! | `window_rows_total` | counter | – | `page_analytics` rows committed |
 //! | `checkpoints_total` | counter | – | checkpoints written |
 //! | `checkpoint_frontier_ms` | gauge | – | frontier of the last checkpoint, UTC epoch ms |
+//! | `checkpoint_written_ms` | gauge | – | wall-clock time the last checkpoint was written, UTC epoch ms (process 0) |
+//! | `feed_published_ms` | gauge | – | the results feed's published frontier `P`: every group ending at or before it is on the results topic, UTC epoch ms (process 0) |
+//! | `feed_rows_total` | counter | `table` | rows published to the results topic (re-sends included) |
+//! | `feed_retries_total` | counter | – | results-feed drains that stopped short (Kafka, HDFS or the metastore failing) and start again from `P` |
 //! | `commit_retries_total` | counter | `what` | failed commits that are being retried |
 //! | `result_files_total`, `result_rows_total` | counter | `table` | files and rows committed to `page_analytics`, `visitor_analytics`, `sessions` |
 //! | `visitor_state_keys` | gauge | `worker` | (page or site, window, user) keys this worker sent into windows still open (an upper bound of the visitor state) |

@@ -1,8 +1,8 @@
-//! Encoding record batches into one ORC file in memory, with orc-rust.
+//! Encoding record batches into one ORC file in memory, and reading one back, with orc-rust.
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use orc_rust::ArrowWriterBuilder;
+use orc_rust::{ArrowReaderBuilder, ArrowWriterBuilder};
 
 use crate::config::Compression;
 use crate::HiveError;
@@ -44,6 +44,56 @@ pub fn encode(
         writer.write(batch).map_err(orc)?;
     }
     writer.close().map_err(orc)?;
+    Ok(out)
+}
+
+/// Reads one whole ORC file (its bytes, as [`encode`] makes them) back as record batches
+/// labelled with `schema`, the schema the file was written with (a table's
+/// [`crate::Table::arrow_schema`]).
+///
+/// orc-rust reads ORC `TIMESTAMP` columns as nanoseconds; they are cast back to `schema`'s
+/// type (milliseconds, see [`crate::schema`]), so a batch reads back equal to the one written.
+///
+/// # Errors
+/// [`HiveError::Orc`] when the bytes are not an ORC file orc-rust can read;
+/// [`HiveError::SchemaMismatch`] when the file's columns are not `schema`'s.
+pub fn decode(schema: &SchemaRef, bytes: bytes::Bytes) -> Result<Vec<RecordBatch>, HiveError> {
+    let orc = |e: orc_rust::error::OrcError| HiveError::Orc(e.to_string());
+    let reader = ArrowReaderBuilder::try_new(bytes).map_err(orc)?.build();
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| HiveError::Orc(e.to_string()))?;
+        if batch.num_columns() != schema.fields().len() {
+            return Err(HiveError::SchemaMismatch {
+                table: String::new(),
+                detail: format!(
+                    "file has {} columns, the schema {}",
+                    batch.num_columns(),
+                    schema.fields().len()
+                ),
+            });
+        }
+        let mut columns = Vec::with_capacity(batch.num_columns());
+        for (column, field) in batch.columns().iter().zip(schema.fields()) {
+            let column = match (column.data_type(), field.data_type()) {
+                (DataType::Timestamp(_, _), want @ DataType::Timestamp(_, _))
+                    if column.data_type() != want =>
+                {
+                    arrow::compute::cast(column, want)
+                        .map_err(|e| HiveError::Orc(format!("column {}: {e}", field.name())))?
+                }
+                _ => column.clone(),
+            };
+            columns.push(column);
+        }
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
+            HiveError::SchemaMismatch {
+                table: String::new(),
+                detail: e.to_string(),
+            }
+        })?;
+        out.push(batch);
+    }
     Ok(out)
 }
 
@@ -146,6 +196,14 @@ mod tests {
             let read: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
             let rows: usize = read.iter().map(RecordBatch::num_rows).sum();
             assert_eq!(rows, 2 * batch.num_rows(), "{compression:?}");
+            let decoded = decode(
+                &batch.schema(),
+                Bytes::from(
+                    encode(batch.schema(), std::slice::from_ref(&batch), compression).unwrap(),
+                ),
+            )
+            .unwrap();
+            assert_eq!(decoded, vec![batch.clone()], "decode, {compression:?}");
             let first = &read[0];
             for (i, col) in batch.columns().iter().enumerate() {
                 let got = first.column(i).slice(0, batch.num_rows());

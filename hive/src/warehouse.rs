@@ -407,6 +407,49 @@ impl HiveTables {
         Ok(names)
     }
 
+    /// The rows of committed file `file_name` in partition `dt` of `table`, read back whole
+    /// from HDFS as record batches with the table's columns ([`Table::arrow_schema`];
+    /// timestamps in UTC epoch ms, as written); `None` when there is no such file.
+    ///
+    /// # Errors
+    /// [`HiveError::Hdfs`] when HDFS cannot be read; [`HiveError::Orc`] or
+    /// [`HiveError::SchemaMismatch`] for a file that is not an ORC file of the table.
+    pub async fn read_file(
+        &self,
+        table: Table,
+        dt: PartitionDate,
+        file_name: &str,
+    ) -> Result<Option<Vec<RecordBatch>>, HiveError> {
+        let path = self.shared.layout(table).file_path(dt, file_name);
+        let Some(bytes) = self.shared.hdfs.read(&path).await? else {
+            return Ok(None);
+        };
+        let schema = table.arrow_schema();
+        let batches = tokio::task::spawn_blocking(move || orc::decode(&schema, bytes))
+            .await
+            .map_err(|e| HiveError::Orc(format!("decoder task failed: {e}")))?
+            .map_err(|e| match e {
+                HiveError::SchemaMismatch { detail, .. } => HiveError::SchemaMismatch {
+                    table: table.name().to_string(),
+                    detail: format!("{path}: {detail}"),
+                },
+                HiveError::Orc(detail) => HiveError::Orc(format!("{path}: {detail}")),
+                other => other,
+            })?;
+        Ok(Some(batches))
+    }
+
+    /// Makes sure partition `dt` of `table` is in the metastore now (adds it when missing;
+    /// idempotent), rather than in the background as a commit does: for a reader that must
+    /// not expose rows Hive SQL cannot see yet.
+    ///
+    /// # Errors
+    /// Metastore errors (the metastore down: [`HiveError::is_retryable`] tells).
+    pub async fn ensure_partition(&self, table: Table, dt: PartitionDate) -> Result<(), HiveError> {
+        self.shared.registrar.add_now(table.name(), dt).await?;
+        Ok(())
+    }
+
     /// Deletes file `file_name` of partition `dt` of `table`; `false` when there was none.
     /// For recovery: a committed file that must be written again differently.
     ///
