@@ -3,7 +3,8 @@
 //! workspace's binaries, every variable a service of ours sets is one its program reads
 //! (from the program's own `--help`), the dataflow services are the process list
 //! `compose/workers.toml`, the init steps and the programs agree on HDFS paths, topic,
-//! database and endpoints, and every start-order condition can be met.
+//! database and endpoints, the dashboard reads the feed the dataflow publishes and scrapes every
+//! dataflow process, and every start-order condition can be met.
 //!
 //! Needs Compose v2 (a missing one fails with what to install) but not the local stack.
 
@@ -433,6 +434,66 @@ fn init_steps_and_programs_agree() {
             assert_eq!(port, 9083, "{}: metastore port", client.name);
         }
     }
+}
+
+#[test]
+fn dashboard_reads_the_feed_and_scrapes_every_dataflow_process() {
+    let dashboards = running("wa-dashboard");
+    assert_eq!(dashboards.len(), 1, "one dashboard service");
+    let dashboard = &dashboards[0];
+    let cluster = ClusterConfig::load(&repo_root().join("compose/workers.toml")).unwrap();
+
+    // The results topic: created by kafka-init, published by every dataflow process, read by
+    // the dashboard.
+    let results_topic = service("kafka-init").var("RESULTS_TOPIC");
+    assert_ne!(
+        results_topic,
+        service("kafka-init").var("TOPIC"),
+        "the results feed needs a topic of its own"
+    );
+    assert_eq!(dashboard.var("WA_RESULTS_TOPIC"), results_topic);
+    for process in running("wa-dataflow") {
+        assert_eq!(
+            process.var("WA_RESULTS_TOPIC"),
+            results_topic,
+            "{}",
+            process.name
+        );
+    }
+
+    // One metrics URL per dataflow process: dataflow-I on its WA_METRICS_ADDR port + I.
+    let urls: BTreeSet<String> = dashboard
+        .var("WA_DASHBOARD_METRICS_URLS")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let expected: BTreeSet<String> = (0..cluster.process_count())
+        .map(|index| {
+            let process = service(&format!("dataflow-{index}"));
+            let (_, port) = host_port(process.var("WA_METRICS_ADDR"));
+            format!(
+                "http://dataflow-{index}:{}/metrics",
+                u64::from(port) + index as u64
+            )
+        })
+        .collect();
+    assert_eq!(
+        urls, expected,
+        "the dashboard must scrape every process of compose/workers.toml"
+    );
+
+    // Its listen port is the one published and probed.
+    let (_, port) = host_port(dashboard.var("WA_DASHBOARD_LISTEN"));
+    assert!(
+        dashboard.published_targets().contains(&u64::from(port)),
+        "the dashboard listens on {port} but publishes {:?}",
+        dashboard.published_targets()
+    );
+    assert!(
+        dashboard.healthcheck().contains(&format!(":{port}/health")),
+        "the dashboard's healthcheck must probe /health on {port}: {}",
+        dashboard.healthcheck()
+    );
 }
 
 #[test]
