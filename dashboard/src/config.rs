@@ -20,7 +20,9 @@ pub const DEFAULT_METRICS_URLS: &str =
 #[command(name = "wa-dashboard", version, about)]
 pub struct Cli {
     /// Address the HTTP server listens on (the page, `/api/snapshot`, `/events`, `/health`).
-    #[arg(long, env = "WA_DASHBOARD_LISTEN", default_value = "0.0.0.0:8090")]
+    /// Loopback by default: the page has no login, so expose it on purpose (`0.0.0.0:8090`,
+    /// best behind a proxy that authenticates).
+    #[arg(long, env = "WA_DASHBOARD_LISTEN", default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
     /// Kafka bootstrap servers, `host:port[,host:port…]`.
     #[arg(long, env = "WA_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
@@ -97,7 +99,7 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let cli = Cli::try_parse_from(["wa-dashboard"]).unwrap();
-        assert_eq!(cli.listen, "0.0.0.0:8090".parse().unwrap());
+        assert_eq!(cli.listen, "127.0.0.1:8090".parse().unwrap());
         assert_eq!(cli.results_topic, "web_analytics_results");
         assert_eq!(
             cli.metrics_urls(),

@@ -61,8 +61,9 @@ pub fn compose_program() -> &'static [String] {
         }
         panic!(
             "Docker Compose v2 is needed to check compose/ (no Docker engine is needed), found \
-             {}. On Debian: `bash .ci/run` installs the docker-compose package (2.x; on \
-             Debian 12 the one of Debian 13, see .ci/run); elsewhere Docker's compose plugin.",
+             {}. On Debian: `tests/stack/system-packages` (which ./run-pipeline runs first) \
+             installs the docker-compose package (2.x; on Debian 12 the one of Debian 13); \
+             elsewhere Docker's compose plugin.",
             if seen.is_empty() {
                 "none".to_string()
             } else {
