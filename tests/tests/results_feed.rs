@@ -342,6 +342,30 @@ fn final_sessions(rows: &[SessionRow], stop_ms: i64) -> Vec<SessionRow> {
     out
 }
 
+/// Reads the tables of `db` through Hive SQL and checks that the feed's latest value per key
+/// equals `page_analytics`, `visitor_analytics` and the `sessions` rows a run stopped at
+/// `stop_ms` made final, both ways (none of the three may be empty). Returns the tables
+/// without `raw_web_events`, for the caller's own checks.
+fn assert_feed_equals_tables(s: &Stack, db: &str, feed: &FeedTables, stop_ms: i64) -> Tables {
+    let tables = Tables::read_without_raw(s, db).unwrap();
+    let visitors = VisitorTables::read(s, db).unwrap();
+    for (what, n) in [
+        ("page_analytics", tables.page.len()),
+        ("visitor_analytics", visitors.visitors.len()),
+        ("sessions", visitors.sessions.len()),
+    ] {
+        assert!(n > 0, "{what} is empty: nothing to compare");
+    }
+    assert_same("page_analytics", &feed.page, &tables.page);
+    assert_same("visitor_analytics", &feed.visitors, &visitors.visitors);
+    assert_same(
+        "sessions",
+        &feed.sessions,
+        &final_sessions(&visitors.sessions, stop_ms),
+    );
+    tables
+}
+
 /// Panics with the first rows that differ, both ways.
 fn assert_same<T: Ord + std::fmt::Debug>(what: &str, feed: &[T], table: &[T]) {
     let only_feed: Vec<&T> = feed
@@ -405,26 +429,11 @@ fn feed_equals_the_tables() {
         feed.visitors.len(),
         feed.sessions.len()
     );
-    let tables = Tables::read_without_raw(s, &db).unwrap();
-    let visitors = VisitorTables::read(s, &db).unwrap();
+    let tables = assert_feed_equals_tables(s, &db, &feed, stop_at);
     assert!(!tables.late.is_empty(), "no late events in the stream");
     assert!(
         !tables.rejected.is_empty(),
         "no malformed records in the stream"
-    );
-    for (what, n) in [
-        ("page_analytics", tables.page.len()),
-        ("visitor_analytics", visitors.visitors.len()),
-        ("sessions", visitors.sessions.len()),
-    ] {
-        assert!(n > 0, "{what} is empty: nothing to compare");
-    }
-    assert_same("page_analytics", &feed.page, &tables.page);
-    assert_same("visitor_analytics", &feed.visitors, &visitors.visitors);
-    assert_same(
-        "sessions",
-        &feed.sessions,
-        &final_sessions(&visitors.sessions, stop_at),
     );
     let dates: std::collections::BTreeSet<&str> = feed.page.iter().map(|r| r.dt.as_str()).collect();
     assert!(dates.len() >= 2, "windows on one date only: {dates:?}");
@@ -547,22 +556,7 @@ fn feed_across_kill_minus_9() {
         "the last run published nothing: {after_first} records after the first kill, {after_second} after the second, {} at the end",
         feed.records
     );
-    let tables = Tables::read_without_raw(s, &db).unwrap();
-    let visitors = VisitorTables::read(s, &db).unwrap();
-    for (what, n) in [
-        ("page_analytics", tables.page.len()),
-        ("visitor_analytics", visitors.visitors.len()),
-        ("sessions", visitors.sessions.len()),
-    ] {
-        assert!(n > 0, "{what} is empty: nothing to compare");
-    }
-    assert_same("page_analytics", &feed.page, &tables.page);
-    assert_same("visitor_analytics", &feed.visitors, &visitors.visitors);
-    assert_same(
-        "sessions",
-        &feed.sessions,
-        &final_sessions(&visitors.sessions, stop_at),
-    );
+    assert_feed_equals_tables(s, &db, &feed, stop_at);
     let stop = sql_timestamp(stop_at);
     if let Some(late) = feed
         .page
