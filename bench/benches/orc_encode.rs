@@ -1,6 +1,9 @@
 //! Stage 3 of `wa-dataflow`: a batch of rows → one complete ORC file in memory
 //! ([`hive::orc::encode`]), for `raw_web_events` (every valid event) and `page_analytics`
-//! (one row per page, event type and 1-minute window), with each codec.
+//! (one row per page, event type and 1-minute window), with each codec: `zlib` and `snappy`
+//! as the pipeline writes them (string columns dictionary-encoded where that pays),
+//! `zlib-direct` with every string column written directly, as files were before
+//! dictionaries, for a side-by-side comparison.
 //!
 //! Throughput is in rows; the size of each encoded file is printed once.
 
@@ -25,11 +28,24 @@ fn encode(c: &mut Criterion) {
     group.sample_size(10);
     for (table, batch) in [(Table::RawWebEvents, raw), (Table::PageAnalytics, window)] {
         group.throughput(Throughput::Elements(batch.num_rows() as u64));
-        for (codec, compression) in [("zlib", Compression::Zlib), ("snappy", Compression::Snappy)] {
+        for (codec, compression, threshold) in [
+            (
+                "zlib",
+                Compression::Zlib,
+                hive::orc::DICTIONARY_KEY_THRESHOLD,
+            ),
+            ("zlib-direct", Compression::Zlib, 0.0),
+            (
+                "snappy",
+                Compression::Snappy,
+                hive::orc::DICTIONARY_KEY_THRESHOLD,
+            ),
+        ] {
             let batches = [batch.clone()];
-            let size = hive::orc::encode(table.arrow_schema(), &batches, compression)
-                .expect("the fixture batch encodes")
-                .len();
+            let size =
+                hive::orc::encode_with(table.arrow_schema(), &batches, compression, threshold)
+                    .expect("the fixture batch encodes")
+                    .len();
             eprintln!(
                 "orc_encode/{table}/{codec}: {} rows → {size} bytes ({:.1} bytes/row, arrow {} bytes)",
                 batch.num_rows(),
@@ -41,8 +57,13 @@ fn encode(c: &mut Criterion) {
                 &batches,
                 |b, batches| {
                     b.iter(|| {
-                        hive::orc::encode(table.arrow_schema(), black_box(batches), compression)
-                            .expect("the fixture batch encodes")
+                        hive::orc::encode_with(
+                            table.arrow_schema(),
+                            black_box(batches),
+                            compression,
+                            threshold,
+                        )
+                        .expect("the fixture batch encodes")
                     })
                 },
             );

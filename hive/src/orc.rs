@@ -17,7 +17,16 @@ pub const DEFAULT_STRIPE_BYTES: usize = 64 * 1024 * 1024;
 /// the same size (docs/BENCHMARKS.md).
 pub const ZLIB_LEVEL: i32 = 2;
 
-/// Encodes `batches` (all with schema `schema`) into one complete ORC file and returns its bytes.
+/// Dictionary key threshold of our string columns: a stripe's strings are dictionary-encoded
+/// (ORC `DICTIONARY_V2`) when its distinct values are at most this share of its values, and
+/// written directly otherwise — Java ORC's default `orc.dictionary.key.threshold`. Low-cardinality
+/// columns (`event_type`, `browser`, `os`, `country`, `page_url`, …) then hold each value once
+/// per stripe plus a small integer per row, which makes files smaller and leaves less to
+/// deflate; ids (`event_id`, `session_id`) fail the check after 10 000 values and stay direct.
+pub const DICTIONARY_KEY_THRESHOLD: f64 = 0.8;
+
+/// Encodes `batches` (all with schema `schema`) into one complete ORC file and returns its bytes,
+/// with string columns dictionary-encoded per [`DICTIONARY_KEY_THRESHOLD`].
 ///
 /// The whole file is built in memory: callers size their files (rows per file) accordingly.
 /// Timestamps are written as ORC `TIMESTAMP` with writer time zone UTC (see [`crate::schema`]).
@@ -29,10 +38,25 @@ pub fn encode(
     batches: &[RecordBatch],
     compression: Compression,
 ) -> Result<Vec<u8>, HiveError> {
+    encode_with(schema, batches, compression, DICTIONARY_KEY_THRESHOLD)
+}
+
+/// [`encode`] with another dictionary key threshold (0 writes every string column directly,
+/// as files before dictionaries were); for comparisons such as the `orc_encode` benchmark.
+///
+/// # Errors
+/// As [`encode`].
+pub fn encode_with(
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    compression: Compression,
+    dictionary_key_threshold: f64,
+) -> Result<Vec<u8>, HiveError> {
     let orc = |e: orc_rust::error::OrcError| HiveError::Orc(e.to_string());
     let mut out = Vec::new();
-    let mut builder =
-        ArrowWriterBuilder::new(&mut out, schema).with_stripe_byte_size(DEFAULT_STRIPE_BYTES);
+    let mut builder = ArrowWriterBuilder::new(&mut out, schema)
+        .with_stripe_byte_size(DEFAULT_STRIPE_BYTES)
+        .with_dictionary_key_threshold(dictionary_key_threshold);
     if let Some(codec) = compression.to_orc() {
         builder = builder.with_compression(codec);
     }

@@ -10,7 +10,9 @@
 //! shows is the table's columns with their Hive types, `meta`'s row count equals the rows
 //! `data` prints, and the statistics the Java reader decodes (our patched writer's, which
 //! Hive's split planning and predicate pushdown read) agree with that data: per column the
-//! count of values, hasNull, minimum, maximum and sum, and the stripes add up to the file.
+//! count of values, hasNull, minimum, maximum and sum, and the stripes add up to the file;
+//! in files of fewer than 10 000 rows, each string column is dictionary-encoded exactly when
+//! its distinct values are at most 0.8 of its values (at least one column of the run is).
 //! Per table and `dt`, the files' rows add up to the rows Hive SQL returns, and the rows
 //! `data` prints are those rows, value for value.
 
@@ -301,6 +303,49 @@ fn check_file(file: &OrcFile, meta: &FileMeta, rows: &[DataRow], columns: &[Colu
     }
 }
 
+/// Share of a stripe's non-null values its distinct string values may be for the stripe to be
+/// dictionary-encoded: the writer's `orc.dictionary.key.threshold` (`hive::orc`).
+const DICTIONARY_KEY_THRESHOLD: f64 = 0.8;
+
+/// A file of one stripe with fewer rows than the writer's early check (10 000 values): each
+/// string column is `DICTIONARY_V2[distinct values]` when its distinct values are at most
+/// [`DICTIONARY_KEY_THRESHOLD`] of its non-null values, else `DIRECT_V2`, as the Java reader
+/// reports it; every other column is written directly. Returns how many columns were
+/// dictionary-encoded (none for larger files, which are not checked here).
+fn check_encodings(name: &str, meta: &FileMeta, rows: &[DataRow], columns: &[Column]) -> usize {
+    if meta.stripes.len() != 1 || rows.len() >= 10_000 {
+        return 0;
+    }
+    let mut dictionaries = 0;
+    let mut want = vec!["Encoding column 0: DIRECT".to_string()];
+    for (i, c) in columns.iter().enumerate() {
+        let id = i + 1;
+        let kind = match c.type_name.as_str() {
+            "string" => {
+                let values: Vec<&Value> = rows
+                    .iter()
+                    .map(|r| &r[&c.name])
+                    .filter(|v| !v.is_null())
+                    .collect();
+                let distinct: std::collections::BTreeSet<String> =
+                    values.iter().map(|v| v.to_string()).collect();
+                let n = values.len() as f64;
+                if !values.is_empty() && distinct.len() as f64 <= DICTIONARY_KEY_THRESHOLD * n {
+                    dictionaries += 1;
+                    format!("DICTIONARY_V2[{}]", distinct.len())
+                } else {
+                    "DIRECT_V2".to_string()
+                }
+            }
+            "boolean" => "DIRECT".to_string(),
+            _ => "DIRECT_V2".to_string(),
+        };
+        want.push(format!("Encoding column {id}: {kind}"));
+    }
+    assert_eq!(meta.encodings, want, "{name}: column encodings");
+    dictionaries
+}
+
 /// Rows in one list that the other lacks (multisets), a few of each, for a failure message.
 fn multiset_diff(want: &[Vec<Value>], got: &[Vec<Value>]) -> String {
     let mut count: BTreeMap<String, i64> = BTreeMap::new();
@@ -524,9 +569,11 @@ fn orc_java_reader_reads_every_file_of_a_pipeline_run() {
     );
     let mut from_files: BTreeMap<&str, Vec<Vec<Value>>> = BTreeMap::new();
     let mut per_dt: BTreeMap<(&str, &str), (usize, u64)> = BTreeMap::new();
+    let mut dictionary_columns = 0;
     for ((file, meta), rows) in files.iter().zip(&metas).zip(&data) {
         let cols = &columns[file.table];
         check_file(file, meta, rows, cols);
+        dictionary_columns += check_encodings(&file.hdfs_path, meta, rows, cols);
         let entry = per_dt.entry((file.table, &file.dt)).or_default();
         entry.0 += 1;
         entry.1 += meta.rows;
@@ -535,6 +582,11 @@ fn orc_java_reader_reads_every_file_of_a_pipeline_run() {
                 .map(|r| orc_row(r, cols, &file.dt, &file.hdfs_path)),
         );
     }
+    assert!(
+        dictionary_columns > 0,
+        "no file of the run has a dictionary-encoded string column: the Java reader's check \
+         of dictionaries proves nothing"
+    );
 
     // The same rows through Hive SQL.
     let queries: Vec<String> = TABLES

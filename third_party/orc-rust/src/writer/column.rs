@@ -20,12 +20,14 @@ use std::marker::PhantomData;
 use arrow::{
     array::{Array, ArrayRef, AsArray},
     datatypes::{
-        ArrowPrimitiveType, ArrowTimestampType, ByteArrayType, Date32Type, Float32Type,
-        Float64Type, GenericBinaryType, GenericStringType, Int16Type, Int32Type, Int64Type,
-        Int8Type,
+        ArrowNativeType, ArrowPrimitiveType, ArrowTimestampType, ByteArrayType, Date32Type,
+        Float32Type, Float64Type, GenericBinaryType, GenericStringType, Int16Type, Int32Type,
+        Int64Type, Int8Type,
     },
 };
-use bytes::{BufMut, BytesMut};
+use std::hash::BuildHasher;
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::{
     encoding::{
@@ -348,7 +350,15 @@ impl ColumnStripeEncoder for BooleanColumnEncoder {
     }
 }
 
-/// Direct encodes binary/strings.
+/// Encodes binary/strings: directly (DIRECT_V2), or for strings, with a
+/// dictionary per stripe (DICTIONARY_V2) while that pays.
+///
+/// The dictionary rule is ORC Java's (`orc.dictionary.key.threshold`): a
+/// stripe's values are dictionary-encoded when its distinct values are at
+/// most `key_threshold` × its non-null values. As Java's early check does, the
+/// ratio is first checked after [`DICTIONARY_EARLY_CHECK_VALUES`] values; a
+/// column that fails it is written directly for the rest of the stripe, with
+/// no hashing. It is checked again when the stripe is finished.
 pub struct GenericBinaryColumnEncoder<T: ByteArrayType>
 where
     T::Offset: NInt,
@@ -357,19 +367,184 @@ where
     length_encoder: RleV2Encoder<T::Offset, UnsignedEncoding>,
     present: Option<BooleanEncoder>,
     encoded_count: usize,
+    /// Distinct ÷ non-null values at or below which a stripe uses its
+    /// dictionary; 0 turns dictionaries off.
+    key_threshold: f64,
+    /// This stripe's dictionary; `None` when it is off or the early check
+    /// failed (the values are then in `string_bytes`/`length_encoder`).
+    dictionary: Option<Dictionary>,
 }
+
+/// Non-null values checked before a column's dictionary is kept or dropped
+/// for the stripe: ORC Java's default row index stride, where its early check
+/// happens.
+pub const DICTIONARY_EARLY_CHECK_VALUES: usize = 10_000;
 
 impl<T: ByteArrayType> GenericBinaryColumnEncoder<T>
 where
     T::Offset: NInt,
 {
+    /// Direct encoding only (binary columns, and strings with dictionaries off).
     pub fn new() -> Self {
+        Self::with_dictionary_key_threshold(0.0)
+    }
+
+    /// Dictionary encoding per stripe while distinct ÷ non-null values stays
+    /// at or below `key_threshold` (ORC Java's default is 0.8); 0 or less
+    /// writes directly.
+    pub fn with_dictionary_key_threshold(key_threshold: f64) -> Self {
+        let key_threshold = key_threshold.max(0.0);
         Self {
             string_bytes: BytesMut::new(),
             length_encoder: RleV2Encoder::new(),
             present: None,
             encoded_count: 0,
+            key_threshold,
+            dictionary: (key_threshold > 0.0).then(Dictionary::default),
         }
+    }
+
+    /// Appends one non-null value.
+    fn push_value(&mut self, value: &[u8]) {
+        match &mut self.dictionary {
+            Some(dictionary) => dictionary.push(value),
+            None => self.push_direct(value),
+        }
+    }
+
+    /// Appends one non-null value to the DIRECT_V2 streams.
+    fn push_direct(&mut self, value: &[u8]) {
+        let length = T::Offset::from_usize(value.len()).expect("a value's length fits its offsets");
+        self.length_encoder.write_one(length);
+        self.string_bytes.put_slice(value);
+    }
+
+    /// Whether this stripe's values so far are written with their dictionary.
+    fn dictionary_pays(&self) -> bool {
+        self.dictionary
+            .as_ref()
+            .is_some_and(|d| d.pays(self.key_threshold))
+    }
+
+    /// The early check: after enough values, drops a dictionary that does
+    /// not pay and moves its values to the direct streams.
+    fn check_dictionary(&mut self, finishing: bool) {
+        let Some(dictionary) = &self.dictionary else {
+            return;
+        };
+        if dictionary.checked && !finishing {
+            return;
+        }
+        if !finishing && dictionary.values() < DICTIONARY_EARLY_CHECK_VALUES {
+            return;
+        }
+        if dictionary.pays(self.key_threshold) {
+            if let Some(dictionary) = &mut self.dictionary {
+                dictionary.checked = true;
+            }
+            return;
+        }
+        let dictionary = self.dictionary.take().expect("checked above");
+        for &entry in &dictionary.indices {
+            self.push_direct(dictionary.entry(entry));
+        }
+    }
+}
+
+/// The distinct values of one column in one stripe, and each value's entry.
+#[derive(Default)]
+struct Dictionary {
+    /// Entry numbers, found by their bytes' hash.
+    table: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+    /// The entries' bytes back to back, in first-seen order.
+    bytes: Vec<u8>,
+    /// End of each entry in `bytes`.
+    ends: Vec<usize>,
+    /// The entry of each non-null value, in order.
+    indices: Vec<u32>,
+    /// The early check passed for this stripe.
+    checked: bool,
+}
+
+/// Entry `entry` of a dictionary whose entries are `bytes` back to back,
+/// entry `i` ending at `ends[i]`.
+fn entry_bytes<'a>(bytes: &'a [u8], ends: &[usize], entry: u32) -> &'a [u8] {
+    let entry = entry as usize;
+    let start = if entry == 0 { 0 } else { ends[entry - 1] };
+    &bytes[start..ends[entry]]
+}
+
+impl Dictionary {
+    fn entry(&self, entry: u32) -> &[u8] {
+        entry_bytes(&self.bytes, &self.ends, entry)
+    }
+
+    fn values(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn pays(&self, key_threshold: f64) -> bool {
+        !self.indices.is_empty()
+            && self.ends.len() as f64 <= key_threshold * self.indices.len() as f64
+    }
+
+    fn push(&mut self, value: &[u8]) {
+        let hash = self.hasher.hash_one(value);
+        let Self {
+            table,
+            hasher,
+            bytes,
+            ends,
+            indices,
+            ..
+        } = self;
+        let entry = match table.find(hash, |&entry| entry_bytes(bytes, ends, entry) == value) {
+            Some(&entry) => entry,
+            None => {
+                let entry =
+                    u32::try_from(ends.len()).expect("fewer than 2^32 distinct values in a stripe");
+                bytes.extend_from_slice(value);
+                ends.push(bytes.len());
+                table.insert_unique(hash, entry, |&entry| {
+                    hasher.hash_one(entry_bytes(bytes, ends, entry))
+                });
+                entry
+            }
+        };
+        indices.push(entry);
+    }
+
+    fn estimate_memory_size(&self) -> usize {
+        self.bytes.len()
+            + self.ends.len() * std::mem::size_of::<usize>()
+            + self.indices.len() * std::mem::size_of::<u32>()
+            + self.table.capacity() * std::mem::size_of::<u32>()
+    }
+
+    /// The DATA (each value's entry), DICTIONARY_DATA and LENGTH streams,
+    /// with the entries sorted by their bytes as ORC Java writes them.
+    fn finish(&self) -> (Bytes, Bytes, Bytes) {
+        let mut order: Vec<u32> = (0..self.ends.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.entry(a).cmp(self.entry(b)));
+        let mut rank = vec![0u32; order.len()];
+        let mut dictionary_data = BytesMut::with_capacity(self.bytes.len());
+        let mut lengths = RleV2Encoder::<i64, UnsignedEncoding>::new();
+        for (sorted, &entry) in order.iter().enumerate() {
+            rank[entry as usize] = sorted as u32;
+            let value = self.entry(entry);
+            dictionary_data.put_slice(value);
+            lengths.write_one(value.len() as i64);
+        }
+        let mut data = RleV2Encoder::<i64, UnsignedEncoding>::new();
+        for &entry in &self.indices {
+            data.write_one(i64::from(rank[entry as usize]));
+        }
+        (
+            data.take_inner(),
+            dictionary_data.freeze(),
+            lengths.take_inner(),
+        )
     }
 }
 
@@ -380,6 +555,11 @@ where
     fn estimate_memory_size(&self) -> usize {
         self.string_bytes.len()
             + self.length_encoder.estimate_memory_size()
+            + self
+                .dictionary
+                .as_ref()
+                .map(Dictionary::estimate_memory_size)
+                .unwrap_or(0)
             + self
                 .present
                 .as_ref()
@@ -405,8 +585,7 @@ where
             (Some(null_buffer), Some(present)) => {
                 present.extend(null_buffer);
                 for index in null_buffer.valid_indices() {
-                    self.length_encoder.write_one(array.value_length(index));
-                    self.string_bytes.put_slice(array.value(index).as_ref());
+                    self.push_value(array.value(index).as_ref());
                 }
             }
             (Some(null_buffer), None) => {
@@ -416,8 +595,15 @@ where
                 present.extend(null_buffer);
                 self.present = Some(present);
                 for index in null_buffer.valid_indices() {
-                    self.length_encoder.write_one(array.value_length(index));
-                    self.string_bytes.put_slice(array.value(index).as_ref());
+                    self.push_value(array.value(index).as_ref());
+                }
+            }
+            (None, _) if self.dictionary.is_some() => {
+                for value in array.iter().flatten() {
+                    self.push_value(value.as_ref());
+                }
+                if let Some(present) = self.present.as_mut() {
+                    present.extend_present(array.len())
                 }
             }
             // Simple direct copy from values buffer, extending present if needed
@@ -447,37 +633,68 @@ where
             }
         }
         self.encoded_count += array.len() - array.null_count();
+        self.check_dictionary(false);
         Ok(())
     }
 
     fn column_encoding(&self) -> ColumnEncoding {
-        ColumnEncoding::DirectV2
+        match &self.dictionary {
+            Some(dictionary) if self.dictionary_pays() => ColumnEncoding::DictionaryV2 {
+                size: dictionary.ends.len(),
+            },
+            _ => ColumnEncoding::DirectV2,
+        }
     }
 
     fn finish(&mut self) -> Vec<Stream> {
-        // TODO: throwing away allocations here
-        let data_bytes = std::mem::take(&mut self.string_bytes);
-        let length_bytes = self.length_encoder.take_inner();
-        let data = Stream {
-            kind: StreamType::Data,
-            bytes: data_bytes.into(),
-        };
-        let length = Stream {
-            kind: StreamType::Length,
-            bytes: length_bytes,
-        };
-        self.encoded_count = 0;
-        match &mut self.present {
-            Some(present) => {
-                let bytes = present.finish();
-                let present = Stream {
-                    kind: StreamType::Present,
-                    bytes,
-                };
-                vec![data, length, present]
+        // The stripe's encoding was read from `column_encoding` just before;
+        // this makes the same choice.
+        self.check_dictionary(true);
+        let mut streams = match self.dictionary.take() {
+            Some(dictionary) => {
+                let (data, dictionary_data, length) = dictionary.finish();
+                vec![
+                    Stream {
+                        kind: StreamType::Data,
+                        bytes: data,
+                    },
+                    Stream {
+                        kind: StreamType::DictionaryData,
+                        bytes: dictionary_data,
+                    },
+                    Stream {
+                        kind: StreamType::Length,
+                        bytes: length,
+                    },
+                ]
             }
-            None => vec![data, length],
+            None => {
+                // TODO: throwing away allocations here
+                let data_bytes = std::mem::take(&mut self.string_bytes);
+                let length_bytes = self.length_encoder.take_inner();
+                vec![
+                    Stream {
+                        kind: StreamType::Data,
+                        bytes: data_bytes.into(),
+                    },
+                    Stream {
+                        kind: StreamType::Length,
+                        bytes: length_bytes,
+                    },
+                ]
+            }
+        };
+        if self.key_threshold > 0.0 {
+            self.dictionary = Some(Dictionary::default());
         }
+        self.encoded_count = 0;
+        if let Some(present) = &mut self.present {
+            streams.push(Stream {
+                kind: StreamType::Present,
+                bytes: present.finish(),
+            });
+        }
+        streams
     }
 }
 
@@ -492,3 +709,6 @@ pub type StringColumnEncoder = GenericBinaryColumnEncoder<GenericStringType<i32>
 pub type LargeStringColumnEncoder = GenericBinaryColumnEncoder<GenericStringType<i64>>;
 pub type BinaryColumnEncoder = GenericBinaryColumnEncoder<GenericBinaryType<i32>>;
 pub type LargeBinaryColumnEncoder = GenericBinaryColumnEncoder<GenericBinaryType<i64>>;
+
+#[cfg(test)]
+mod tests;

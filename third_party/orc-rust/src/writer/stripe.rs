@@ -96,8 +96,13 @@ impl<W: Write> StripeWriter<W> {
         schema: &SchemaRef,
         compressor: Compressor,
         timezone: Option<String>,
+        dictionary_key_threshold: f64,
     ) -> Self {
-        let columns = schema.fields().iter().map(create_encoder).collect();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| create_encoder(field, dictionary_key_threshold))
+            .collect();
         Self {
             writer,
             columns,
@@ -210,7 +215,9 @@ impl<W: Write> StripeWriter<W> {
     }
 }
 
-fn create_encoder(field: &FieldRef) -> Box<dyn ColumnStripeEncoder> {
+/// `dictionary_key_threshold`: see
+/// [`crate::ArrowWriterBuilder::with_dictionary_key_threshold`].
+fn create_encoder(field: &FieldRef, dictionary_key_threshold: f64) -> Box<dyn ColumnStripeEncoder> {
     match field.data_type() {
         ArrowDataType::Float32 => Box::new(FloatColumnEncoder::new(ColumnEncoding::Direct)),
         ArrowDataType::Float64 => Box::new(DoubleColumnEncoder::new(ColumnEncoding::Direct)),
@@ -241,8 +248,12 @@ fn create_encoder(field: &FieldRef) -> Box<dyn ColumnStripeEncoder> {
         {
             Box::new(TimestampColumnEncoder::<TimestampNanosecondType>::new())
         }
-        ArrowDataType::Utf8 => Box::new(StringColumnEncoder::new()),
-        ArrowDataType::LargeUtf8 => Box::new(LargeStringColumnEncoder::new()),
+        ArrowDataType::Utf8 => Box::new(StringColumnEncoder::with_dictionary_key_threshold(
+            dictionary_key_threshold,
+        )),
+        ArrowDataType::LargeUtf8 => Box::new(
+            LargeStringColumnEncoder::with_dictionary_key_threshold(dictionary_key_threshold),
+        ),
         ArrowDataType::Binary => Box::new(BinaryColumnEncoder::new()),
         ArrowDataType::LargeBinary => Box::new(LargeBinaryColumnEncoder::new()),
         ArrowDataType::Boolean => Box::new(BooleanColumnEncoder::new()),
