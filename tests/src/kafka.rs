@@ -1,6 +1,7 @@
 //! Kafka helpers: client configuration for the local broker, topic creation, and reading a
 //! whole topic back.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -8,7 +9,8 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -52,17 +54,48 @@ pub async fn create_topic(stack: &Stack, topic: &str, partitions: i32) -> Result
     Ok(())
 }
 
-/// Every record of `topic`, sorted by (partition, offset): what Kafka really holds, to check a
-/// predicted [`crate::oracle::Layout`] against. Waits (up to 60 s) until as many records as
-/// the partitions' high watermarks announce have been read. Records without a value are read
-/// as an empty value.
+/// One record of a topic as a consumer reads it back, headers included.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReadRecord {
+    /// Partition, 0-based.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+    /// The record key, if any.
+    pub key: Option<Vec<u8>>,
+    /// The record value; a record without one is read as an empty value.
+    pub value: Vec<u8>,
+    /// The record timestamp (CreateTime or LogAppendTime), UTC epoch ms.
+    pub timestamp_ms: Option<i64>,
+    /// The record headers in their order: name and value (a header without a value has an
+    /// empty one).
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ReadRecord {
+    /// The value of the first header called `name`, as UTF-8 text; `None` when there is no
+    /// such header or its value is not UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+}
+
+/// Every record of `topic`, with its headers, sorted by (partition, offset): each partition
+/// read from its first offset up to the high watermark it had when this was called, by a
+/// consumer of its own (no committed offsets). A partition is done once a record at or past
+/// its last offset has been read, or the consumer reports its end (offsets a compaction
+/// removed are skipped either way).
 ///
 /// # Errors
-/// When the topic cannot be read, or not all of it within 60 s.
-pub fn read_topic(stack: &Stack, topic: &str) -> Result<Vec<TopicRecord>> {
+/// When the topic does not exist or cannot be read, or not all of it within 60 s.
+pub fn read_topic_records(stack: &Stack, topic: &str) -> Result<Vec<ReadRecord>> {
     let consumer: BaseConsumer = kafka_config(stack)
         .set("group.id", crate::unique_name("wa_tests_read"))
         .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
         .create()
         .context("creating a Kafka consumer")?;
     let metadata = consumer
@@ -71,41 +104,89 @@ pub fn read_topic(stack: &Stack, topic: &str) -> Result<Vec<TopicRecord>> {
     let Some(meta) = metadata.topics().first() else {
         bail!("no metadata for {topic}");
     };
+    if let Some(error) = meta.error() {
+        bail!("topic {topic}: {error:?}");
+    }
     let mut assignment = TopicPartitionList::new();
-    let mut total = 0i64;
+    // Per partition: the offset reading must reach (its high watermark).
+    let mut ends = BTreeMap::new();
     for partition in meta.partitions() {
         let (low, high) = consumer
             .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
             .with_context(|| format!("offsets of {topic}/{}", partition.id()))?;
-        total += high - low;
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .context("building the assignment")?;
+        if high > low {
+            ends.insert(partition.id(), high);
+            assignment
+                .add_partition_offset(topic, partition.id(), Offset::Beginning)
+                .context("building the assignment")?;
+        }
+    }
+    let mut records = Vec::new();
+    if ends.is_empty() {
+        return Ok(records);
     }
     consumer
         .assign(&assignment)
         .context("assigning partitions")?;
-    let mut records = Vec::with_capacity(total as usize);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while (records.len() as i64) < total {
+    while !ends.is_empty() {
         if Instant::now() > deadline {
             bail!(
-                "read {} of {total} records of {topic} in 60 s",
+                "read {} records of {topic} in 60 s; partitions not read to their end: {ends:?}",
                 records.len()
             );
         }
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
+        let message = match consumer.poll(Duration::from_millis(200)) {
+            None => continue,
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                ends.remove(&partition);
+                continue;
+            }
+            Some(message) => message.with_context(|| format!("reading {topic}"))?,
         };
-        let message = message.with_context(|| format!("reading {topic}"))?;
-        records.push(TopicRecord {
+        if ends
+            .get(&message.partition())
+            .is_some_and(|&end| message.offset() + 1 >= end)
+        {
+            ends.remove(&message.partition());
+        }
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        records.push(ReadRecord {
             partition: message.partition(),
             offset: message.offset(),
             key: message.key().map(<[u8]>::to_vec),
             value: message.payload().unwrap_or_default().to_vec(),
             timestamp_ms: message.timestamp().to_millis(),
+            headers,
         });
     }
     records.sort();
+    records.dedup_by_key(|r| (r.partition, r.offset));
     Ok(records)
+}
+
+/// Every record of `topic`, sorted by (partition, offset), as the oracle's [`TopicRecord`]s:
+/// what Kafka really holds, to check a predicted [`crate::oracle::Layout`] against.
+/// Reads as [`read_topic_records`] does.
+///
+/// # Errors
+/// As [`read_topic_records`].
+pub fn read_topic(stack: &Stack, topic: &str) -> Result<Vec<TopicRecord>> {
+    Ok(read_topic_records(stack, topic)?
+        .into_iter()
+        .map(|r| TopicRecord {
+            partition: r.partition,
+            offset: r.offset,
+            key: r.key,
+            value: r.value,
+            timestamp_ms: r.timestamp_ms,
+        })
+        .collect())
 }

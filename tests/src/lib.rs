@@ -38,7 +38,7 @@ pub mod web;
 pub use bin::binary;
 pub use collector::{free_port, Collector};
 pub use hive_sql::{Column, ResultSet};
-pub use kafka::{create_topic, kafka_config, read_topic};
+pub use kafka::{create_topic, kafka_config, read_topic, read_topic_records, ReadRecord};
 pub use orc_tools::{DataRow, FileMeta, OrcTools};
 pub use sql_engine::SqlEngine;
 pub use stack::{stack, Outage, Stack, StackGuard};

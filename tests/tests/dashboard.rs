@@ -41,14 +41,11 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers as _, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 use support::{now_ms, Background, Sim, Stream};
 use wa_tests::dataflow::{init_database, Dataflow, DataflowOptions};
 use wa_tests::oracle::sql_timestamp;
-use wa_tests::{binary, free_port, kafka_config, stack, Stack};
+use wa_tests::{binary, free_port, stack, Stack};
 
 /// Window size of the run (short, so windows close every few seconds).
 const WINDOW_MS: i64 = 10_000;
@@ -568,46 +565,19 @@ fn normalize_sql_time(text: &str) -> String {
 /// Reads the whole results feed and returns, per `visitor_analytics` site window (its
 /// `window_start` as Hive SQL prints it), the earliest `wa-committed-at` header, epoch ms.
 fn site_windows_committed_at(s: &Stack, topic: &str) -> BTreeMap<String, i64> {
-    let consumer: BaseConsumer = kafka_config(s)
-        .set("group.id", wa_tests::unique_name("wa_tests_feed"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    let mut left = 0i64;
-    for partition in metadata.topics()[0].partitions() {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
-            .unwrap();
-        left += high - low;
-        assignment
-            .add_partition_offset(topic, partition.id(), Offset::Beginning)
-            .unwrap();
-    }
-    assert!(left > 0, "the results feed {topic} is empty");
-    consumer.assign(&assignment).unwrap();
+    let records = wa_tests::read_topic_records(s, topic).unwrap();
+    assert!(!records.is_empty(), "the results feed {topic} is empty");
     let mut committed = BTreeMap::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while left > 0 {
-        assert!(Instant::now() < deadline, "could not read {topic} in 60 s");
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let message = message.unwrap();
-        left -= 1;
-        let key: serde_json::Value = serde_json::from_slice(message.key().unwrap()).unwrap();
+    for record in &records {
+        let key: serde_json::Value =
+            serde_json::from_slice(record.key.as_deref().unwrap_or_default()).unwrap();
         if key[0] != "visitor_analytics" || !key[1].is_null() {
             continue;
         }
-        let header = message
-            .headers()
-            .and_then(|h| h.iter().find(|h| h.key == "wa-committed-at"))
-            .and_then(|h| h.value)
+        let header = record
+            .header("wa-committed-at")
             .unwrap_or_else(|| panic!("feed record {key} has no wa-committed-at header"));
-        let at = chrono::DateTime::parse_from_rfc3339(std::str::from_utf8(header).unwrap())
+        let at = chrono::DateTime::parse_from_rfc3339(header)
             .unwrap()
             .timestamp_millis();
         let start = sql_time(key[2].as_str().unwrap());

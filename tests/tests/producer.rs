@@ -20,69 +20,25 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Message, Timestamp};
-use rdkafka::{Offset, TopicPartitionList};
 use reqwest::StatusCode;
 use wa_tests::{binary, create_topic, kafka_config, stack, unique_name, Collector, Stack};
 
 /// A Kafka record as the tests compare it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Record {
-    partition: i32,
-    offset: i64,
-    key: Vec<u8>,
-    value: Vec<u8>,
-    timestamp_ms: Option<i64>,
-}
+type Record = wa_tests::oracle::TopicRecord;
 
-/// Every record of `topic` (all partitions), after checking from the partitions' watermarks
-/// that there are exactly `expected` of them (waiting up to 30 s for them to arrive).
+/// Every record of `topic` (all partitions, sorted by partition and offset), after checking
+/// from the partitions' watermarks that there are exactly `expected` of them (waiting up to
+/// 30 s for them to arrive).
 fn read_topic(s: &Stack, topic: &str, expected: usize) -> Vec<Record> {
-    let consumer: BaseConsumer = kafka_config(s)
-        .set("group.id", unique_name("producer_test"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let partitions: Vec<i32> = metadata.topics()[0]
-        .partitions()
-        .iter()
-        .map(|p| p.id())
-        .collect();
-    let mut assignment = TopicPartitionList::new();
-    for &p in &partitions {
-        assignment
-            .add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
+    let consumer: BaseConsumer = kafka_config(s).create().unwrap();
     // Producers deliver asynchronously: wait (at most 30 s) for the records to be there.
     let deadline = Instant::now() + Duration::from_secs(30);
     while records_on(&consumer, topic) < expected && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(records_on(&consumer, topic), expected, "records on {topic}");
-    consumer.assign(&assignment).unwrap();
-    let mut records = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while records.len() < expected && Instant::now() < deadline {
-        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-            let message = message.unwrap();
-            records.push(Record {
-                partition: message.partition(),
-                offset: message.offset(),
-                key: message.key().unwrap_or_default().to_vec(),
-                value: message.payload().unwrap_or_default().to_vec(),
-                timestamp_ms: match message.timestamp() {
-                    Timestamp::CreateTime(ms) => Some(ms),
-                    _ => None,
-                },
-            });
-        }
-    }
+    let records = wa_tests::read_topic(s, topic).unwrap();
     assert_eq!(records.len(), expected, "records consumed from {topic}");
-    records.sort();
     records
 }
 
@@ -162,10 +118,10 @@ async fn simulate_puts_exactly_n_valid_records_matching_its_log() {
         .map(|(i, l)| (l.as_bytes(), i))
         .collect();
     assert_eq!(log_position.len(), n, "duplicate lines in the log");
-    let mut last_of_session: BTreeMap<Vec<u8>, (i32, usize)> = BTreeMap::new();
+    let mut last_of_session: BTreeMap<Option<Vec<u8>>, (i32, usize)> = BTreeMap::new();
     for record in &records {
         let event = events::parse(&record.value).unwrap();
-        assert_eq!(record.key, event.session_id.as_bytes());
+        assert_eq!(record.key.as_deref(), Some(event.session_id.as_bytes()));
         let position = log_position[record.value.as_slice()];
         // 3000 events/s from 2026-11-30T04:00:00Z: slot i at floor(i / 3) ms.
         let scheduled = START_2026_11_30_04 + position as i64 / 3;
@@ -558,7 +514,7 @@ async fn collector_answers_bad_requests_and_stays_up() {
     for (event, record) in events.iter().zip(&records) {
         assert_eq!(event.browser.as_deref(), Some("Chrome"));
         assert_eq!(event.os.as_deref(), Some("Linux"));
-        assert_eq!(record.key, event.session_id.as_bytes());
+        assert_eq!(record.key.as_deref(), Some(event.session_id.as_bytes()));
         let ts = record.timestamp_ms.unwrap();
         assert!(
             (began..=ended).contains(&ts),

@@ -24,17 +24,16 @@
 #[allow(dead_code)] // shared with dataflow.rs, visitors_sessions.rs and others
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
+
 use serde_json::Value;
 use support::*;
 use wa_tests::dataflow::{cleanup, init_database, Dataflow, DataflowOptions, Launcher};
 use wa_tests::oracle::{sql_timestamp, PageRow, SessionRow, Tables, VisitorRow, VisitorTables};
-use wa_tests::{kafka_config, stack, unique_name, Stack};
+use wa_tests::{kafka_config, read_topic_records, stack, unique_name, ReadRecord, Stack};
 
 const MINUTE_MS: i64 = 60_000;
 /// `--session-gap`.
@@ -44,73 +43,16 @@ const MAX_SESSION_MS: i64 = 30_000;
 /// Longest a run over a filled topic may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// One record of the results topic.
-#[derive(Debug, Clone)]
-struct FeedRecord {
-    offset: i64,
-    key: Vec<u8>,
-    value: Vec<u8>,
-    headers: BTreeMap<String, String>,
-}
-
-/// Every record of `topic` (one partition), in offset order, read from the beginning up to the
-/// high watermark by a consumer of its own (no group).
-fn read_feed(s: &Stack, topic: &str) -> Vec<FeedRecord> {
-    let consumer: BaseConsumer = kafka_config(s)
-        .set("group.id", unique_name("wa_tests_feed"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let meta = &metadata.topics()[0];
+/// Every record of the results feed `topic`, in offset order (the feed has one partition).
+fn read_feed(s: &Stack, topic: &str) -> Vec<ReadRecord> {
+    let records = read_topic_records(s, topic)
+        .unwrap_or_else(|e| panic!("results topic {topic} (the dataflow creates it): {e:#}"));
+    let partitions: BTreeSet<i32> = records.iter().map(|r| r.partition).collect();
     assert!(
-        meta.error().is_none(),
-        "results topic {topic}: {:?} (the dataflow creates it)",
-        meta.error()
+        partitions.len() <= 1,
+        "results topic {topic} has records in partitions {partitions:?}, one expected"
     );
-    assert_eq!(
-        meta.partitions().len(),
-        1,
-        "results topic {topic} partitions"
-    );
-    let (low, high) = consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(10))
-        .unwrap();
-    let mut assignment = TopicPartitionList::new();
-    assignment
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&assignment).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut next = low;
-    while next < high {
-        assert!(
-            Instant::now() < deadline,
-            "read up to {next} of {high} of {topic}"
-        );
-        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let m = m.unwrap();
-        next = m.offset() + 1;
-        let mut headers = BTreeMap::new();
-        if let Some(h) = m.headers() {
-            for header in h.iter() {
-                let value = String::from_utf8(header.value.unwrap_or_default().to_vec()).unwrap();
-                headers.insert(header.key.to_string(), value);
-            }
-        }
-        out.push(FeedRecord {
-            offset: m.offset(),
-            key: m.key().unwrap_or_default().to_vec(),
-            value: m.payload().unwrap_or_default().to_vec(),
-            headers,
-        });
-    }
-    out
+    records
 }
 
 /// `2026-11-30T23:59:00.000Z` → epoch ms, checking the feed's exact format (RFC 3339, UTC,
@@ -175,8 +117,15 @@ struct FeedTables {
     resent: usize,
 }
 
-fn feed_tables(records: &[FeedRecord]) -> FeedTables {
-    let mut latest: BTreeMap<Vec<u8>, &FeedRecord> = BTreeMap::new();
+/// A feed record's key (every record of the feed has one).
+fn feed_key(r: &ReadRecord) -> &[u8] {
+    r.key
+        .as_deref()
+        .unwrap_or_else(|| panic!("the record at offset {} has no key", r.offset))
+}
+
+fn feed_tables(records: &[ReadRecord]) -> FeedTables {
+    let mut latest: BTreeMap<&[u8], &ReadRecord> = BTreeMap::new();
     let mut resent = 0;
     for r in records {
         let v: Value = serde_json::from_slice(&r.value).unwrap();
@@ -197,7 +146,7 @@ fn feed_tables(records: &[FeedRecord]) -> FeedTables {
         }
         .unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&r.key),
+            String::from_utf8_lossy(feed_key(r)),
             String::from_utf8_lossy(&key),
             "key of the record at offset {} does not match its value",
             r.offset
@@ -242,17 +191,16 @@ fn feed_tables(records: &[FeedRecord]) -> FeedTables {
         };
         assert_eq!(fields, want, "fields of the record at offset {}", r.offset);
         assert_eq!(
-            r.headers.get("wa-table"),
-            Some(&table),
+            r.header("wa-table"),
+            Some(table.as_str()),
             "header wa-table at {}",
             r.offset
         );
         let committed = r
-            .headers
-            .get("wa-committed-at")
+            .header("wa-committed-at")
             .unwrap_or_else(|| panic!("no wa-committed-at at {}", r.offset));
         chrono::DateTime::parse_from_rfc3339(committed).unwrap();
-        if let Some(before) = latest.insert(r.key.clone(), r) {
+        if let Some(before) = latest.insert(feed_key(r), r) {
             resent += 1;
             assert_eq!(
                 String::from_utf8_lossy(&before.value),
@@ -435,7 +383,7 @@ fn feed_equals_the_tables() {
         !tables.rejected.is_empty(),
         "no malformed records in the stream"
     );
-    let dates: std::collections::BTreeSet<&str> = feed.page.iter().map(|r| r.dt.as_str()).collect();
+    let dates: BTreeSet<&str> = feed.page.iter().map(|r| r.dt.as_str()).collect();
     assert!(dates.len() >= 2, "windows on one date only: {dates:?}");
 
     // No window ending after the stop is on the topic, and the stream has one.
