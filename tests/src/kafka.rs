@@ -54,22 +54,23 @@ pub async fn create_topic(stack: &Stack, topic: &str, partitions: i32) -> Result
     Ok(())
 }
 
-/// One record of a topic as a consumer reads it back, headers included.
+/// One record of a topic as a consumer reads it back: the oracle's [`TopicRecord`] (its
+/// fields are reached through it: `r.key`, `r.offset`, …) and the record's headers.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ReadRecord {
-    /// Partition, 0-based.
-    pub partition: i32,
-    /// Offset within the partition.
-    pub offset: i64,
-    /// The record key, if any.
-    pub key: Option<Vec<u8>>,
-    /// The record value; a record without one is read as an empty value.
-    pub value: Vec<u8>,
-    /// The record timestamp (CreateTime or LogAppendTime), UTC epoch ms.
-    pub timestamp_ms: Option<i64>,
+    /// Partition, offset, key, value (empty when the record has none) and timestamp.
+    pub record: TopicRecord,
     /// The record headers in their order: name and value (a header without a value has an
     /// empty one).
     pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl std::ops::Deref for ReadRecord {
+    type Target = TopicRecord;
+
+    fn deref(&self) -> &TopicRecord {
+        &self.record
+    }
 }
 
 impl ReadRecord {
@@ -159,11 +160,13 @@ pub fn read_topic_records(stack: &Stack, topic: &str) -> Result<Vec<ReadRecord>>
             })
             .unwrap_or_default();
         records.push(ReadRecord {
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            value: message.payload().unwrap_or_default().to_vec(),
-            timestamp_ms: message.timestamp().to_millis(),
+            record: TopicRecord {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                value: message.payload().unwrap_or_default().to_vec(),
+                timestamp_ms: message.timestamp().to_millis(),
+            },
             headers,
         });
     }
@@ -181,12 +184,6 @@ pub fn read_topic_records(stack: &Stack, topic: &str) -> Result<Vec<ReadRecord>>
 pub fn read_topic(stack: &Stack, topic: &str) -> Result<Vec<TopicRecord>> {
     Ok(read_topic_records(stack, topic)?
         .into_iter()
-        .map(|r| TopicRecord {
-            partition: r.partition,
-            offset: r.offset,
-            key: r.key,
-            value: r.value,
-            timestamp_ms: r.timestamp_ms,
-        })
+        .map(|r| r.record)
         .collect())
 }
