@@ -28,13 +28,40 @@ use std::time::Instant;
 
 use crate::checkpoint::{IdleAdvance, OpenWindow, PartitionCheckpoint, PartitionCut};
 use crate::dedup::Deduplicator;
-use crate::rows::{LateRow, RejectedRow, RowBuffer};
+use crate::rows::{RejectedRow, RowBuffer};
 use crate::visit::Visit;
 use crate::watermark::{Lateness, PartitionWatermark};
 use crate::window::WindowSpec;
 
 /// `(page_url, event_type, window_start, window_end)`; times UTC epoch ms.
 pub type WindowKey = (String, String, i64, i64);
+
+/// The window counts of one activation: events per [`WindowKey`]. Looked up by borrowed
+/// strings, so an event copies its page and type only when its key is new to the activation.
+pub type WindowCounts = hashbrown::HashMap<WindowKey, i64, foldhash::fast::FixedState>;
+
+/// A [`WindowKey`] borrowed from an event; hashes as the owned key does (a `String` hashes as
+/// its `str`).
+#[derive(Hash)]
+struct WindowKeyRef<'a>(&'a str, &'a str, i64, i64);
+
+impl hashbrown::Equivalent<WindowKey> for WindowKeyRef<'_> {
+    fn equivalent(&self, key: &WindowKey) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2 && self.3 == key.3
+    }
+}
+
+impl WindowKeyRef<'_> {
+    /// Adds one event to this key's count in `counts`.
+    fn count_in(self, counts: &mut WindowCounts) {
+        match counts.get_mut(&self) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert((self.0.to_owned(), self.1.to_owned(), self.2, self.3), 1);
+            }
+        }
+    }
+}
 
 /// The rules every partition of a run is judged by.
 #[derive(Debug, Clone)]
@@ -157,7 +184,7 @@ impl PartitionState {
         &mut self,
         record: Record<'_>,
         rules: &Rules,
-        counts: &mut HashMap<WindowKey, i64>,
+        counts: &mut WindowCounts,
         visits: &mut Vec<Visit>,
         tally: &mut Tally,
     ) {
@@ -240,33 +267,21 @@ impl PartitionState {
                     if rules.stop_at_ms.is_some_and(|t| w.end_ms > t) {
                         continue; // left for the run after the stop
                     }
-                    *counts
-                        .entry((
-                            event.page_url.clone(),
-                            event.event_type.clone(),
-                            w.start_ms,
-                            w.end_ms,
-                        ))
-                        .or_insert(0) += 1;
+                    WindowKeyRef(&event.page_url, &event.event_type, w.start_ms, w.end_ms)
+                        .count_in(counts);
                 }
             }
             Lateness::Late { watermark_ms } => {
                 if first_reading {
                     tally.late += 1;
-                    self.rows.push_late(
-                        LateRow {
-                            event: event.clone(),
-                            watermark_ms,
-                            offset,
-                        },
-                        value.len(),
-                    );
+                    self.rows
+                        .push_late(offset, &event, watermark_ms, value.len());
                 }
             }
         }
         if first_reading {
             tally.valid += 1;
-            self.rows.push_raw(offset, event, value.len());
+            self.rows.push_raw(offset, &event, value.len());
         }
     }
 
@@ -337,5 +352,30 @@ impl PartitionState {
     /// `event_id`s the deduplication state holds.
     pub fn dedup_len(&self) -> usize {
         self.dedup.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_borrowed_key_finds_its_owned_twin_and_copies_only_new_keys() {
+        let mut counts = WindowCounts::default();
+        for _ in 0..3 {
+            WindowKeyRef("/a", "click", 0, 60_000).count_in(&mut counts);
+        }
+        WindowKeyRef("/a", "view", 0, 60_000).count_in(&mut counts);
+        WindowKeyRef("/a", "click", 60_000, 120_000).count_in(&mut counts);
+        let mut all: Vec<_> = counts.into_iter().collect();
+        all.sort();
+        assert_eq!(
+            all,
+            vec![
+                (("/a".into(), "click".into(), 0, 60_000), 3),
+                (("/a".into(), "click".into(), 60_000, 120_000), 1),
+                (("/a".into(), "view".into(), 0, 60_000), 1),
+            ]
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Event rows of one Kafka partition (`raw_web_events`, `late_web_events`,
 //! `rejected_web_events`) buffered between cuts, and the ORC files they become.
 //!
-//! A source buffers the rows of each partition it reads, grouped by table and `dt`. At a cut
-//! every group becomes one file named `p<partition>-o<first offset>.orc` (the Kafka offset of
+//! A source buffers the rows of each partition it reads, grouped by table and `dt`, as Arrow
+//! columns filled while it reads (an event's fields are copied once, into its columns, and the
+//! event is dropped). At a cut every group becomes one file named `p<partition>-o<first offset>.orc` (the Kafka offset of
 //! its first row), so a file holds rows of one partition only and its name says which offsets
 //! it starts at. Recovery relies on that: files of partition `p` whose first offset is at or
 //! after the checkpoint's `read_offset` came from a run that died before its checkpoint and
@@ -21,17 +22,6 @@ use hive::{PartitionDate, Table};
 
 use crate::sessions::SessionRow;
 
-/// A valid event read behind its partition's watermark.
-#[derive(Debug, Clone)]
-pub struct LateRow {
-    /// The event.
-    pub event: WebEvent,
-    /// The watermark it missed, UTC epoch ms.
-    pub watermark_ms: i64,
-    /// Its Kafka offset.
-    pub offset: i64,
-}
-
 /// A Kafka record that is not a valid event.
 #[derive(Debug, Clone)]
 pub struct RejectedRow {
@@ -47,22 +37,75 @@ pub struct RejectedRow {
     pub seen_at_ms: i64,
 }
 
+/// The rows of one table and `dt` since the last cut: `R` is their columns, filled as the
+/// records arrive (or the rows themselves, for the rare rejected records).
 #[derive(Debug)]
 struct Chunk<R> {
     first_offset: i64,
-    rows: Vec<R>,
+    rows: R,
 }
 
-impl<R> Chunk<R> {
-    fn push(map: &mut BTreeMap<PartitionDate, Chunk<R>>, dt: PartitionDate, offset: i64, row: R) {
-        map.entry(dt)
+impl<R: Default> Chunk<R> {
+    /// The rows of `dt`, started at `offset` when `dt` has none yet.
+    fn at(map: &mut BTreeMap<PartitionDate, Chunk<R>>, dt: PartitionDate, offset: i64) -> &mut R {
+        &mut map
+            .entry(dt)
             .or_insert_with(|| Chunk {
                 first_offset: offset,
-                rows: Vec::new(),
+                rows: R::default(),
             })
             .rows
-            .push(row);
     }
+}
+
+/// The columns every event table starts with (`event_id` … `event_time`), appended to as
+/// events are read. Copying an event's fields into them at once, rather than keeping the
+/// event until the cut, keeps one contiguous buffer per column instead of eight small heap
+/// strings per buffered event.
+#[derive(Debug, Default)]
+struct EventColumns {
+    text: [StringBuilder; 8],
+    event_time: TimestampMillisecondBuilder,
+}
+
+impl EventColumns {
+    fn push(&mut self, e: &WebEvent) {
+        let [event_id, user_id, session_id, event_type, page_url, browser, os, country] =
+            &mut self.text;
+        event_id.append_value(&e.event_id);
+        user_id.append_value(&e.user_id);
+        session_id.append_value(&e.session_id);
+        event_type.append_value(&e.event_type);
+        page_url.append_value(&e.page_url);
+        browser.append_option(e.browser.as_deref());
+        os.append_option(e.os.as_deref());
+        country.append_option(e.country.as_deref());
+        self.event_time.append_value(e.event_time_ms);
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.text.len() + 1);
+        for b in &mut self.text {
+            columns.push(Arc::new(b.finish()));
+        }
+        columns.push(Arc::new(self.event_time.finish()));
+        columns
+    }
+}
+
+/// `raw_web_events` columns of one chunk.
+#[derive(Debug, Default)]
+struct RawColumns {
+    events: EventColumns,
+    clock_skew_ms: Int64Builder,
+}
+
+/// `late_web_events` columns of one chunk (the Kafka columns are made at the cut).
+#[derive(Debug, Default)]
+struct LateColumns {
+    events: EventColumns,
+    watermark: TimestampMillisecondBuilder,
+    offsets: Vec<i64>,
 }
 
 /// One file to commit: rows of one table, one `dt`, one Kafka partition.
@@ -83,9 +126,9 @@ pub struct RowFile {
 pub struct RowBuffer {
     topic: Arc<str>,
     partition: i32,
-    raw: BTreeMap<PartitionDate, Chunk<WebEvent>>,
-    late: BTreeMap<PartitionDate, Chunk<LateRow>>,
-    rejected: BTreeMap<PartitionDate, Chunk<RejectedRow>>,
+    raw: BTreeMap<PartitionDate, Chunk<RawColumns>>,
+    late: BTreeMap<PartitionDate, Chunk<LateColumns>>,
+    rejected: BTreeMap<PartitionDate, Chunk<Vec<RejectedRow>>>,
     bytes: usize,
 }
 
@@ -115,17 +158,23 @@ impl RowBuffer {
         self.bytes
     }
 
-    /// Buffers a valid event for `raw_web_events`; `size` is its record's length in bytes.
-    pub fn push_raw(&mut self, offset: i64, event: WebEvent, size: usize) {
+    /// Buffers a valid event read at `offset` for `raw_web_events`; `size` is its record's
+    /// length in bytes.
+    pub fn push_raw(&mut self, offset: i64, event: &WebEvent, size: usize) {
         self.bytes += size;
-        Chunk::push(&mut self.raw, dt_of(event.event_time_ms), offset, event);
+        let raw = Chunk::at(&mut self.raw, dt_of(event.event_time_ms), offset);
+        raw.events.push(event);
+        raw.clock_skew_ms.append_option(event.clock_skew_ms);
     }
 
-    /// Buffers a late event for `late_web_events`.
-    pub fn push_late(&mut self, row: LateRow, size: usize) {
+    /// Buffers a valid event read at `offset` behind its partition's watermark
+    /// (`watermark_ms`, UTC epoch ms) for `late_web_events`; `size` is its record's length.
+    pub fn push_late(&mut self, offset: i64, event: &WebEvent, watermark_ms: i64, size: usize) {
         self.bytes += size;
-        let (dt, offset) = (dt_of(row.event.event_time_ms), row.offset);
-        Chunk::push(&mut self.late, dt, offset, row);
+        let late = Chunk::at(&mut self.late, dt_of(event.event_time_ms), offset);
+        late.events.push(event);
+        late.watermark.append_value(watermark_ms);
+        late.offsets.push(offset);
     }
 
     /// Buffers a rejected record for `rejected_web_events` (`dt` of its Kafka timestamp, of
@@ -136,8 +185,7 @@ impl RowBuffer {
             .kafka_timestamp_ms
             .and_then(|ms| PartitionDate::from_epoch_ms(ms).ok())
             .unwrap_or_else(|| dt_of(row.seen_at_ms));
-        let offset = row.offset;
-        Chunk::push(&mut self.rejected, dt, offset, row);
+        Chunk::at(&mut self.rejected, dt, row.offset).push(row);
     }
 
     /// Takes everything buffered as files (possibly none) and empties the buffer.
@@ -145,20 +193,26 @@ impl RowBuffer {
         let p = self.partition;
         let name = |first: i64| row_file_name(p, first);
         let mut files = Vec::new();
-        for (dt, chunk) in std::mem::take(&mut self.raw) {
+        for (dt, mut chunk) in std::mem::take(&mut self.raw) {
+            let mut columns = chunk.rows.events.finish();
+            columns.push(Arc::new(chunk.rows.clock_skew_ms.finish()));
             files.push(RowFile {
                 table: Table::RawWebEvents,
                 dt,
                 name: name(chunk.first_offset),
-                batch: raw_batch(&chunk.rows),
+                batch: batch(Table::RawWebEvents, columns),
             });
         }
-        for (dt, chunk) in std::mem::take(&mut self.late) {
+        for (dt, mut chunk) in std::mem::take(&mut self.late) {
+            let rows = &mut chunk.rows;
+            let mut columns = rows.events.finish();
+            columns.push(Arc::new(rows.watermark.finish()));
+            columns.extend(kafka_columns(&self.topic, p, &rows.offsets));
             files.push(RowFile {
                 table: Table::LateWebEvents,
                 dt,
                 name: name(chunk.first_offset),
-                batch: late_batch(&self.topic, p, &chunk.rows),
+                batch: batch(Table::LateWebEvents, columns),
             });
         }
         for (dt, chunk) in std::mem::take(&mut self.rejected) {
@@ -199,46 +253,11 @@ pub fn parse_window_file_name(name: &str) -> Option<(i64, i64)> {
     Some((s.parse().ok()?, e.parse().ok()?))
 }
 
-fn event_columns<'a>(events: impl Iterator<Item = &'a WebEvent> + Clone) -> Vec<ArrayRef> {
-    let text = |f: fn(&WebEvent) -> Option<&str>| -> ArrayRef {
-        let mut b = StringBuilder::new();
-        for e in events.clone() {
-            b.append_option(f(e));
-        }
-        Arc::new(b.finish())
-    };
-    let mut time = TimestampMillisecondBuilder::new();
-    for e in events.clone() {
-        time.append_value(e.event_time_ms);
-    }
-    vec![
-        text(|e| Some(&e.event_id)),
-        text(|e| Some(&e.user_id)),
-        text(|e| Some(&e.session_id)),
-        text(|e| Some(&e.event_type)),
-        text(|e| Some(&e.page_url)),
-        text(|e| e.browser.as_deref()),
-        text(|e| e.os.as_deref()),
-        text(|e| e.country.as_deref()),
-        Arc::new(time.finish()),
-    ]
-}
-
 fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
     // The columns are built above in the DDL's order and types, so this cannot fail unless
     // the DDL and this file disagree, which the tests catch.
     RecordBatch::try_new(table.arrow_schema(), columns)
         .unwrap_or_else(|e| panic!("{table} columns out of step with its DDL: {e}"))
-}
-
-fn raw_batch(rows: &[WebEvent]) -> RecordBatch {
-    let mut columns = event_columns(rows.iter());
-    let mut skew = Int64Builder::new();
-    for e in rows {
-        skew.append_option(e.clock_skew_ms);
-    }
-    columns.push(Arc::new(skew.finish()));
-    batch(Table::RawWebEvents, columns)
 }
 
 fn kafka_columns(topic: &str, partition: i32, offsets: &[i64]) -> Vec<ArrayRef> {
@@ -255,18 +274,6 @@ fn kafka_columns(topic: &str, partition: i32, offsets: &[i64]) -> Vec<ArrayRef> 
         Arc::new(p.finish()),
         Arc::new(o.finish()),
     ]
-}
-
-fn late_batch(topic: &str, partition: i32, rows: &[LateRow]) -> RecordBatch {
-    let mut columns = event_columns(rows.iter().map(|r| &r.event));
-    let mut wm = TimestampMillisecondBuilder::new();
-    for r in rows {
-        wm.append_value(r.watermark_ms);
-    }
-    columns.push(Arc::new(wm.finish()));
-    let offsets: Vec<i64> = rows.iter().map(|r| r.offset).collect();
-    columns.extend(kafka_columns(topic, partition, &offsets));
-    batch(Table::LateWebEvents, columns)
 }
 
 fn rejected_batch(topic: &str, partition: i32, rows: &[RejectedRow]) -> RecordBatch {
@@ -458,17 +465,10 @@ mod tests {
     fn one_file_per_table_and_day_named_by_its_first_offset() {
         let day = 86_400_000;
         let mut buf = RowBuffer::new("t".into(), 2);
-        buf.push_raw(10, event(5), 100);
-        buf.push_raw(11, event(day + 5), 100);
-        buf.push_raw(12, event(7), 100);
-        buf.push_late(
-            LateRow {
-                event: event(1),
-                watermark_ms: 3,
-                offset: 13,
-            },
-            100,
-        );
+        buf.push_raw(10, &event(5), 100);
+        buf.push_raw(11, &event(day + 5), 100);
+        buf.push_raw(12, &event(7), 100);
+        buf.push_late(13, &event(1), 3, 100);
         buf.push_rejected(RejectedRow {
             raw_value: b"nope".to_vec(),
             rejection: events::parse(b"nope").unwrap_err(),
@@ -529,8 +529,8 @@ mod tests {
             clock_skew_ms: Some(-259_200_000),
             ..event(5)
         };
-        buf.push_raw(1, corrected, 100);
-        buf.push_raw(2, event(6), 100);
+        buf.push_raw(1, &corrected, 100);
+        buf.push_raw(2, &event(6), 100);
         let files = buf.take_files();
         let batch = &files[0].batch;
         let skew = batch

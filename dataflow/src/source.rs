@@ -41,8 +41,8 @@ use timely::dataflow::{Scope, Stream};
 use crate::checkpoint::{Checkpoint, CutReport};
 use crate::config::StartPosition;
 use crate::idle::LeaderContact;
-pub use crate::partition::WindowKey;
 use crate::partition::{PartitionState, Record, Rules, Tally};
+pub use crate::partition::{WindowCounts, WindowKey};
 use crate::rows::RowFile;
 use crate::status::{StatsContext, Status};
 use crate::visit::Visit;
@@ -166,7 +166,7 @@ struct Reader {
     last_cut: Instant,
     pending: VecDeque<PendingCut>,
     final_round: Option<u64>,
-    counts: HashMap<WindowKey, i64>,
+    counts: WindowCounts,
     /// On-time events of this activation, emitted with the counts.
     visits: Vec<Visit>,
     /// Reading waits for commits ([`Reader::backlogged`]).
@@ -204,7 +204,7 @@ impl Reader {
             last_cut: Instant::now(),
             pending: VecDeque::new(),
             final_round: None,
-            counts: HashMap::new(),
+            counts: WindowCounts::default(),
             visits: Vec::new(),
             held_back: false,
             s,
