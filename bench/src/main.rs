@@ -27,8 +27,13 @@ enum Command {
     /// Count a topic's records and bytes from its beginning to its end offsets, as fast as one
     /// librdkafka consumer can.
     KafkaCount {
-        /// Kafka bootstrap servers.
-        #[arg(long, env = "WA_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+        /// Kafka bootstrap servers (`--brokers` is an old name of the flag).
+        #[arg(
+            long = "kafka-brokers",
+            alias = "brokers",
+            env = "WA_KAFKA_BROKERS",
+            default_value = "127.0.0.1:9092"
+        )]
         brokers: String,
         /// The topic.
         #[arg(long, env = "WA_TOPIC", default_value = "web_analytics")]

@@ -30,7 +30,7 @@ topics --create --topic "$topic" --partitions 4 --replication-factor 1
 
 start=$(date +%s.%N)
 /usr/bin/time -f '%M' -o "$rss" \
-  "$bin" simulate --brokers "$brokers" --topic "$topic" --rate "$rate" --duration "$duration" --seed 1
+  "$bin" simulate --kafka-brokers "$brokers" --topic "$topic" --rate "$rate" --duration "$duration" --seed 1
 end=$(date +%s.%N)
 
 on_broker=$(java -cp "$kafka_cp" org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$brokers" \

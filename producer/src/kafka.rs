@@ -30,7 +30,11 @@ use rdkafka::ClientContext;
 #[derive(Debug, Clone, clap::Args)]
 pub struct KafkaArgs {
     /// Kafka bootstrap servers, comma-separated `host:port` (librdkafka `bootstrap.servers`).
-    #[arg(long, env = "WA_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    #[arg(
+        long = "kafka-brokers",
+        env = "WA_KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092"
+    )]
     pub brokers: String,
 
     /// Topic the events are written to.

@@ -31,6 +31,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use wa_cli::renamed::{OldValue, Renamed};
 
 /// Simulated and real browser traffic into Kafka.
 #[derive(Debug, Parser)]
@@ -48,9 +49,38 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// The renamed settings of `wa-producer`, still read under their old names with a warning
+/// ([`wa_cli::renamed`]):
+/// - `--brokers` is `--kafka-brokers`, as in every other program (`WA_KAFKA_BROKERS` is
+///   unchanged);
+/// - `simulate`'s `--out-of-order-ms` / `WA_SIM_OUT_OF_ORDER_MS` and `--late-by-ms` /
+///   `WA_SIM_LATE_BY_MS`, whole milliseconds, are durations like every other program's:
+///   `--out-of-order` / `WA_SIM_OUT_OF_ORDER`, `--late-by` / `WA_SIM_LATE_BY` (an old value
+///   `N` is read as `Nms`).
+const RENAMED: &[Renamed] = &[
+    Renamed {
+        id: "brokers",
+        old_flag: Some("brokers"),
+        old_env: None,
+        old_value: OldValue::Same,
+    },
+    Renamed {
+        id: "out_of_order",
+        old_flag: Some("out-of-order-ms"),
+        old_env: Some("WA_SIM_OUT_OF_ORDER_MS"),
+        old_value: OldValue::Millis,
+    },
+    Renamed {
+        id: "late_by",
+        old_flag: Some("late-by-ms"),
+        old_env: Some("WA_SIM_LATE_BY_MS"),
+        old_value: OldValue::Millis,
+    },
+];
+
 fn main() -> Result<()> {
     // The old names of renamed settings are still read; each use is logged as a warning.
-    let (cli, deprecations) = wa_cli::renamed::parse::<Cli>(simulate::RENAMED);
+    let (cli, deprecations) = wa_cli::renamed::parse::<Cli>(RENAMED);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -118,8 +148,7 @@ mod tests {
         let argv = ["wa-producer", "simulate"]
             .into_iter()
             .chain(argv.iter().copied());
-        let (cli, deprecations) =
-            try_parse_from::<Cli, _, _>(argv, simulate::RENAMED, lookup).unwrap();
+        let (cli, deprecations) = try_parse_from::<Cli, _, _>(argv, RENAMED, lookup).unwrap();
         let Command::Simulate(args) = cli.command else {
             panic!("simulate expected")
         };
@@ -174,11 +203,28 @@ mod tests {
     }
 
     #[test]
+    fn the_old_brokers_flag_is_read_as_kafka_brokers_in_both_commands() {
+        let (args, olds) = simulate(&["--brokers", "k1:9092"], &[]);
+        assert_eq!(args.kafka.brokers, "k1:9092");
+        assert_eq!(olds, ["--brokers"]);
+        let (args, olds) = simulate(&["--kafka-brokers=k2:9092"], &[]);
+        assert_eq!(args.kafka.brokers, "k2:9092");
+        assert!(olds.is_empty());
+        let argv = ["wa-producer", "serve", "--brokers=k3:9092"];
+        let (cli, deprecations) =
+            try_parse_from::<Cli, _, _>(argv, RENAMED, wa_cli::renamed::env_from(&[])).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        assert_eq!(args.kafka.brokers, "k3:9092");
+        assert_eq!(deprecations[0].old(), "--brokers");
+    }
+
+    #[test]
     fn serve_is_untouched_by_simulate_renames() {
         let argv = ["wa-producer", "serve"];
         let env = |name: &str| (name == "WA_SIM_LATE_BY_MS").then(|| "8000".to_owned());
-        let (cli, deprecations) =
-            try_parse_from::<Cli, _, _>(argv, simulate::RENAMED, env).unwrap();
+        let (cli, deprecations) = try_parse_from::<Cli, _, _>(argv, RENAMED, env).unwrap();
         assert!(matches!(cli.command, Command::Serve(_)));
         assert!(deprecations[0]
             .to_string()

@@ -14,30 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use wa_cli::parse_duration;
-use wa_cli::renamed::{OldValue, Renamed};
 
 use crate::generator::{Generator, SimConfig};
 use crate::kafka::{Enqueue, EventProducer, KafkaArgs};
-
-/// The renamed settings of `simulate`, still read under their old names with a warning
-/// ([`wa_cli::renamed`]): `--out-of-order-ms` / `WA_SIM_OUT_OF_ORDER_MS` and `--late-by-ms` /
-/// `WA_SIM_LATE_BY_MS`, whole milliseconds, are now durations like every other program's:
-/// `--out-of-order` / `WA_SIM_OUT_OF_ORDER`, `--late-by` / `WA_SIM_LATE_BY` (an old value `N`
-/// is read as `Nms`).
-pub const RENAMED: &[Renamed] = &[
-    Renamed {
-        id: "out_of_order",
-        old_flag: Some("out-of-order-ms"),
-        old_env: Some("WA_SIM_OUT_OF_ORDER_MS"),
-        old_value: OldValue::Millis,
-    },
-    Renamed {
-        id: "late_by",
-        old_flag: Some("late-by-ms"),
-        old_env: Some("WA_SIM_LATE_BY_MS"),
-        old_value: OldValue::Millis,
-    },
-];
 
 /// Flags of `simulate`. Durations are read by [`wa_cli::duration`], as in every program.
 #[derive(Debug, Clone, clap::Args)]

@@ -26,7 +26,7 @@ pub fn free_port() -> u16 {
 }
 
 impl Collector {
-    /// Starts `wa-producer serve --brokers BROKERS --topic TOPIC EXTRA…` on two free ports
+    /// Starts `wa-producer serve --kafka-brokers BROKERS --topic TOPIC EXTRA…` on two free ports
     /// (stdout discarded, stderr inherited) and waits until `/health` answers 200.
     ///
     /// # Errors
@@ -34,7 +34,7 @@ impl Collector {
     pub async fn start(brokers: &str, topic: &str, extra: &[&str]) -> Result<Collector> {
         let (port, metrics_port) = (free_port(), free_port());
         let child = Command::new(binary("wa-producer")?)
-            .args(["serve", "--brokers", brokers, "--topic", topic])
+            .args(["serve", "--kafka-brokers", brokers, "--topic", topic])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
             .args(extra)

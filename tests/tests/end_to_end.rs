@@ -239,7 +239,13 @@ fn real_browsers_resends_and_wrong_clocks_land_once_in_the_right_tables() {
     let collector_base = format!("http://127.0.0.1:{port}");
     let mut collector = Background::spawn(
         Command::new(binary("wa-producer").unwrap())
-            .args(["serve", "--brokers", &s.kafka_brokers, "--topic", &topic])
+            .args([
+                "serve",
+                "--kafka-brokers",
+                &s.kafka_brokers,
+                "--topic",
+                &topic,
+            ])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--metrics-addr", "127.0.0.1:0"])
             .stdout(Stdio::null()),

@@ -60,7 +60,13 @@ fn records_on(consumer: &BaseConsumer, topic: &str) -> usize {
 /// Runs `wa-producer simulate` to the end and returns its log.
 fn simulate(s: &Stack, topic: &str, log: &Path, extra: &[&str]) -> String {
     let output = Command::new(binary("wa-producer").unwrap())
-        .args(["simulate", "--brokers", &s.kafka_brokers, "--topic", topic])
+        .args([
+            "simulate",
+            "--kafka-brokers",
+            &s.kafka_brokers,
+            "--topic",
+            topic,
+        ])
         .arg("--log")
         .arg(log)
         .args(extra)
@@ -227,7 +233,13 @@ async fn simulate_to_a_missing_topic_fails_fast_with_a_clear_error() {
     let topic = unique_name("producer_missing");
     let began = Instant::now();
     let output = Command::new(binary("wa-producer").unwrap())
-        .args(["simulate", "--brokers", &s.kafka_brokers, "--topic", &topic])
+        .args([
+            "simulate",
+            "--kafka-brokers",
+            &s.kafka_brokers,
+            "--topic",
+            &topic,
+        ])
         .args(["--events", "10", "--seed", "1"])
         .output()
         .unwrap();

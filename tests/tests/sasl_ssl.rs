@@ -228,7 +228,7 @@ fn simulate(sim: &Sim, brokers: &str, properties: &str, topic: &str, log: &Path)
         }
     }
     command
-        .args(["simulate", "--brokers", brokers, "--topic", topic])
+        .args(["simulate", "--kafka-brokers", brokers, "--topic", topic])
         .arg("--log")
         .arg(log)
         .args(["--seed", &sim.seed.to_string()])

@@ -65,7 +65,13 @@ impl Sim {
     fn command(&self, s: &Stack, topic: &str, log: &Path) -> Command {
         let mut command = Command::new(binary("wa-producer").unwrap());
         command
-            .args(["simulate", "--brokers", &s.kafka_brokers, "--topic", topic])
+            .args([
+                "simulate",
+                "--kafka-brokers",
+                &s.kafka_brokers,
+                "--topic",
+                topic,
+            ])
             .arg("--log")
             .arg(log)
             .args(["--seed", &self.seed.to_string()])
