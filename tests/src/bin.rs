@@ -79,3 +79,14 @@ pub fn binary(name: &str) -> Result<PathBuf> {
     built.insert(name.to_owned(), path.clone());
     Ok(path)
 }
+
+/// `wa-producer simulate --kafka-brokers BROKERS --topic TOPIC`, built fresh ([`binary`]),
+/// for the caller to add the run's other flags to.
+///
+/// # Panics
+/// When the producer cannot be built (as [`binary`] errs).
+pub fn simulate_command(brokers: &str, topic: &str) -> Command {
+    let mut command = Command::new(binary("wa-producer").expect("building wa-producer"));
+    command.args(["simulate", "--kafka-brokers", brokers, "--topic", topic]);
+    command
+}

@@ -35,7 +35,7 @@ mod sql_engine;
 mod stack;
 pub mod web;
 
-pub use bin::binary;
+pub use bin::{binary, simulate_command};
 pub use collector::{free_port, Collector};
 pub use hive_sql::{Column, ResultSet};
 pub use kafka::{create_topic, kafka_config, read_topic, read_topic_records, ReadRecord};

@@ -16,12 +16,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use reqwest::StatusCode;
-use wa_tests::{binary, create_topic, kafka_config, stack, unique_name, Collector, Stack};
+use wa_tests::{
+    create_topic, kafka_config, simulate_command, stack, unique_name, Collector, Stack,
+};
 
 /// A Kafka record as the tests compare it.
 type Record = wa_tests::oracle::TopicRecord;
@@ -59,14 +60,7 @@ fn records_on(consumer: &BaseConsumer, topic: &str) -> usize {
 
 /// Runs `wa-producer simulate` to the end and returns its log.
 fn simulate(s: &Stack, topic: &str, log: &Path, extra: &[&str]) -> String {
-    let output = Command::new(binary("wa-producer").unwrap())
-        .args([
-            "simulate",
-            "--kafka-brokers",
-            &s.kafka_brokers,
-            "--topic",
-            topic,
-        ])
+    let output = simulate_command(&s.kafka_brokers, topic)
         .arg("--log")
         .arg(log)
         .args(extra)
@@ -232,14 +226,7 @@ async fn simulate_to_a_missing_topic_fails_fast_with_a_clear_error() {
     let _claim = s.shared();
     let topic = unique_name("producer_missing");
     let began = Instant::now();
-    let output = Command::new(binary("wa-producer").unwrap())
-        .args([
-            "simulate",
-            "--kafka-brokers",
-            &s.kafka_brokers,
-            "--topic",
-            &topic,
-        ])
+    let output = simulate_command(&s.kafka_brokers, &topic)
         .args(["--events", "10", "--seed", "1"])
         .output()
         .unwrap();

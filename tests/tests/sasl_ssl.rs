@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use support::*;
 use wa_tests::dataflow::{cleanup, init_database, Dataflow, DataflowOptions, Launcher};
 use wa_tests::oracle::{assert_tables_eq, Expected, Layout, OracleConfig, Tables};
-use wa_tests::{binary, read_topic, stack, unique_name, Stack};
+use wa_tests::{binary, read_topic, simulate_command, stack, unique_name, Stack};
 
 const MINUTE_MS: i64 = 60_000;
 const LATENESS_MS: i64 = 3_000;
@@ -221,14 +221,13 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 /// `wa-producer simulate` of `sim` through the SASL_SSL listener, settings in the environment
 /// only; stderr to `stderr`.
 fn simulate(sim: &Sim, brokers: &str, properties: &str, topic: &str, log: &Path) -> Command {
-    let mut command = Command::new(binary("wa-producer").unwrap());
+    let mut command = simulate_command(brokers, topic);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("WA_") {
             command.env_remove(key);
         }
     }
     command
-        .args(["simulate", "--kafka-brokers", brokers, "--topic", topic])
         .arg("--log")
         .arg(log)
         .args(["--seed", &sim.seed.to_string()])

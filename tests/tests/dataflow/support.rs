@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rand::{Rng as _, SeedableRng as _};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use wa_tests::oracle::{kafka_partition, Layout};
-use wa_tests::{binary, create_topic, kafka_config, read_topic, unique_name, Stack};
+use wa_tests::{create_topic, kafka_config, read_topic, simulate_command, unique_name, Stack};
 
 /// Partitions of every test topic.
 pub const PARTITIONS: i32 = 4;
@@ -63,15 +63,8 @@ impl Sim {
     }
 
     fn command(&self, s: &Stack, topic: &str, log: &Path) -> Command {
-        let mut command = Command::new(binary("wa-producer").unwrap());
+        let mut command = simulate_command(&s.kafka_brokers, topic);
         command
-            .args([
-                "simulate",
-                "--kafka-brokers",
-                &s.kafka_brokers,
-                "--topic",
-                topic,
-            ])
             .arg("--log")
             .arg(log)
             .args(["--seed", &self.seed.to_string()])
