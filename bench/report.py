@@ -139,17 +139,24 @@ def tables(meta, rows):
         L.append("### Latency: window end → rows visible in Hive SQL")
     L.append("")
     if lat:
-        L.append("| system | windows | p50 | p99 | max | first → last window | producer events/s |")
-        L.append("|---|---:|---:|---:|---:|---:|---:|")
+        L.append("| system | windows | p50 | p99 | max | not yet visible at (p50 / p99) | first → last window | producer events/s |")
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in lat:
             f = lambda v: "–" if v is None else f"{v:.1f} s"
             p99 = f(r["p99_s"]) if r["windows"] >= 20 else "– (< 20 windows)"
+            p99_lower = f(r.get("p99_lower_s")) if r["windows"] >= 20 else "–"
             L.append(f"| {NAMES.get(r['system'], r['system'])} | {r['windows']} | {f(r['p50_s'])} | "
-                     f"{p99} | {f(r['max_s'])} | {f(r.get('first_window_s'))} → "
+                     f"{p99} | {f(r['max_s'])} | {f(r.get('p50_lower_s'))} / {p99_lower} | "
+                     f"{f(r.get('first_window_s'))} → "
                      f"{f(r.get('last_window_s'))} | {fmt_int(r.get('producer_events_per_sec'))} |")
         L.append("")
         L.append("A percentile is only shown over at least 20 windows (with fewer, p99 is the maximum "
                  "of a handful of values, not a percentile).")
+        L.append("")
+        L.append("The probe polls once a second, so each window's latency is known within a bracket: "
+                 "p50, p99 and max are its upper ends (the end of the first poll that saw the window); "
+                 "\"not yet visible at\" gives the lower ends (the start of the poll before, which did "
+                 "not see it). The time the rows became visible lies between the two.")
         L.append("")
         for r in lat:
             if r["windows"] == 0:
