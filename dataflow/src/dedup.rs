@@ -26,58 +26,18 @@
 //!
 //! **What is kept of an id.** Not the id, which comes from the open internet and may be of
 //! any length, but its 128-bit SipHash-1-3 digest under keys drawn at random for each
-//! partition's state ([`IdDigest`]): 16 bytes per id whatever its length, where a boxed
+//! partition's state ([`crate::digest`]): 16 bytes per id whatever its length, where a boxed
 //! 36-character UUID cost about 64. Judgements compare digests, so two different ids count
 //! as one only when their digests collide: with random keys an outsider cannot aim for that,
 //! and by chance it takes about 2^64 ids. The map then needs no hash of its own: the
 //! digest's first half is the bucket hash.
 
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 
-use siphasher::sip128::{Hasher128, SipHasher13};
+use crate::digest::{BuildDigestHasher, Digest, DigestKeys};
 
 /// Width of the buckets of event time that remember their smallest offset, ms.
 const BUCKET_MS: i64 = 1_000;
-
-/// An `event_id` as the state keeps it: its keyed 128-bit digest (module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IdDigest([u64; 2]);
-
-impl Hash for IdDigest {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // Already a keyed hash: half of it is as good a bucket hash as any.
-        state.write_u64(self.0[0]);
-    }
-}
-
-/// The map's hasher: takes the [`IdDigest`]'s first half as it is.
-#[derive(Debug, Default)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `IdDigest` is hashed with it, through `write_u64`; any other key still spreads.
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Two random 64-bit keys from the standard library's per-process randomness.
-fn random_keys() -> (u64, u64) {
-    let state = RandomState::new();
-    (state.hash_one(0u8), state.hash_one(1u8))
-}
 
 /// The deduplication state of one Kafka partition.
 #[derive(Debug, Clone)]
@@ -85,10 +45,10 @@ pub struct Deduplicator {
     /// `--dedup-horizon` in ms; 0 disables deduplication.
     horizon_ms: i64,
     /// Keys of the digests of this state's ids (random).
-    keys: (u64, u64),
+    keys: DigestKeys,
     /// Per `event_id` (its digest): the largest event time (UTC epoch ms) of its events seen
     /// so far.
-    seen: HashMap<IdDigest, i64, BuildHasherDefault<DigestHasher>>,
+    seen: HashMap<Digest, i64, BuildDigestHasher>,
     /// Per bucket of event time (`time.div_euclid(BUCKET_MS)`): the smallest offset holding an
     /// event of that bucket.
     first_offsets: BTreeMap<i64, i64>,
@@ -99,18 +59,15 @@ impl Deduplicator {
     pub fn new(horizon_ms: i64) -> Self {
         Deduplicator {
             horizon_ms: horizon_ms.max(0),
-            keys: random_keys(),
+            keys: DigestKeys::random(),
             seen: HashMap::default(),
             first_offsets: BTreeMap::new(),
         }
     }
 
     /// The digest of `event_id` under this state's keys.
-    fn digest(&self, event_id: &str) -> IdDigest {
-        let mut h = SipHasher13::new_with_keys(self.keys.0, self.keys.1);
-        h.write(event_id.as_bytes());
-        let d = h.finish128();
-        IdDigest([d.h1, d.h2])
+    fn digest(&self, event_id: &str) -> Digest {
+        self.keys.digest(event_id)
     }
 
     /// Whether deduplication is on (`--dedup-horizon` > 0).
@@ -165,7 +122,7 @@ impl Deduplicator {
         self.remember_digest(id, event_time_ms, offset);
     }
 
-    fn remember_digest(&mut self, id: IdDigest, event_time_ms: i64, offset: i64) {
+    fn remember_digest(&mut self, id: Digest, event_time_ms: i64, offset: i64) {
         let t = self.seen.entry(id).or_insert(event_time_ms);
         *t = (*t).max(event_time_ms);
         let first = self

@@ -16,6 +16,7 @@
 //! - [`partition`]: one partition's records judged in log order — rejected (malformed or too
 //!   far in the future), duplicate, late or on time — the same on a replay as the first time.
 //! - [`dedup`]: deduplication by `event_id` within a horizon of event time.
+//! - [`digest`]: keyed 128-bit digests of ids, for state that only tells them apart.
 //! - [`rows`]: event rows and the ORC files they become; file names.
 //! - [`visit`]: the stream of on-time events the visitor and session operators read.
 //! - [`visitors`]: distinct users and events per page (and site) and window: per-worker user
@@ -35,6 +36,7 @@ pub mod config;
 pub mod coordinator;
 pub mod days;
 pub mod dedup;
+pub mod digest;
 pub mod feed;
 pub mod idle;
 pub mod launch;
