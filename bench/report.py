@@ -113,7 +113,7 @@ def tables(meta, rows):
         of_limit = "100 %" if system == "limit" else (percent(r["median"] / limit) if limit else "–")
         vs_spark = fmt_ratio(r["median"], spark) if system.startswith("ours") else "–"
         rss = "–" if not r["rss"] else f"{r['rss']} / {r['rss_sum']}"
-        extra = f"; {r['mb']} MB/s" if r.get("mb") else ""
+        extra = f"; {r['mb']:.1f} MB/s" if r.get("mb") else ""
         cpu = "–" if r["cpu"] is None else f"{r['cpu']:.2f}"
         L.append(f"| {name}{extra} | {fmt_int(r['median'])} | {rng} | {of_limit} | {vs_spark} | {cpu} | {rss} | {r['check']} |")
     L.append("")
