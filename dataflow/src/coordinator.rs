@@ -152,7 +152,11 @@ pub fn coordinator<'scope>(
                 None
             };
             let group = if is_leader {
-                s.kafka.create::<BaseConsumer>().ok()
+                // It only reports offsets: no statistics (nobody reads them, and unserved
+                // they pile up in its queue), and it is polled after each commit.
+                let mut config = s.kafka.clone();
+                config.set("statistics.interval.ms", "0");
+                config.create::<BaseConsumer>().ok()
             } else {
                 None
             };
@@ -302,6 +306,11 @@ fn after_checkpoint(
         }
         if let Err(e) = consumer.commit(&tpl, CommitMode::Async) {
             tracing::debug!(error = %e, "reporting offsets to the consumer group failed");
+        }
+        // Serves what the client has queued (earlier commits' results, errors) without
+        // waiting; it has no partitions assigned, so no record comes.
+        if let Some(Err(e)) = consumer.poll(Duration::ZERO) {
+            tracing::debug!(error = %e, "consumer group client");
         }
     }
 }
