@@ -25,12 +25,9 @@
 //! first reading knew it too) or is behind it (then it cannot make a record a duplicate).
 //!
 //! **What is kept of an id.** Not the id, which comes from the open internet and may be of
-//! any length, but its 128-bit SipHash-1-3 digest under keys drawn at random for each
-//! partition's state ([`crate::digest`]): 16 bytes per id whatever its length, where a boxed
-//! 36-character UUID cost about 64. Judgements compare digests, so two different ids count
-//! as one only when their digests collide: with random keys an outsider cannot aim for that,
-//! and by chance it takes about 2^64 ids. The map then needs no hash of its own: the
-//! digest's first half is the bucket hash.
+//! any length, but its [`Digest`] under keys drawn at random for each partition's state: 16
+//! bytes per id, where a boxed 36-character UUID cost about 64. Two different ids count as one
+//! only when their digests collide ([`crate::digest`] says why that does not happen).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -63,11 +60,6 @@ impl Deduplicator {
             seen: HashMap::default(),
             first_offsets: BTreeMap::new(),
         }
-    }
-
-    /// The digest of `event_id` under this state's keys.
-    fn digest(&self, event_id: &str) -> Digest {
-        self.keys.digest(event_id)
     }
 
     /// Whether deduplication is on (`--dedup-horizon` > 0).
@@ -106,7 +98,7 @@ impl Deduplicator {
             return false;
         }
         let bound = self.bound(max_event_time_ms);
-        let id = self.digest(event_id);
+        let id = self.keys.digest(event_id);
         let duplicate = self.seen.get(&id).is_some_and(|t| *t >= bound);
         self.remember_digest(id, event_time_ms, offset);
         duplicate
@@ -118,7 +110,7 @@ impl Deduplicator {
         if !self.enabled() {
             return;
         }
-        let id = self.digest(event_id);
+        let id = self.keys.digest(event_id);
         self.remember_digest(id, event_time_ms, offset);
     }
 

@@ -17,10 +17,9 @@
 //!
 //! Counting distinct users is an insertion into a hash set per visit and window (page and
 //! site): no sorting and no retractions. The sets hold a user's [`Digest`] (16 bytes, inline,
-//! under keys drawn at random per worker, [`crate::digest`]), not a copy of the `user_id`: no
-//! allocation per entry and no string comparison per lookup. Two users count as one only if
-//! their digests collide — nobody outside can aim for that, and by chance it takes about 2^64
-//! users. (The first version arranged `(scope, window, user)` updates in differential
+//! under keys drawn at random per worker), not a copy of the `user_id`: no allocation per
+//! entry and no string comparison per lookup; two users count as one only if their digests
+//! collide ([`crate::digest`] says why that does not happen). (The first version arranged `(scope, window, user)` updates in differential
 //! dataflow's `distinct_total`; its merge sorts of string keys were a fifth of the pipeline's
 //! CPU.)
 //!
